@@ -1,0 +1,246 @@
+//! One camera: its source task, its decode thread, and the state they share.
+//!
+//! ```text
+//!  source task (async)            decode thread (std)
+//!  RTSP/synthetic -> pacer --ingest ring--> decoder -> convert/encode -> pool buf -> FrameSink
+//! ```
+//! The source decides what is worth decoding (see [`crate::pace`]) and never
+//! waits for the decoder; the decoder never waits for the network. Each
+//! camera has its own of both, so one camera failing or running slow cannot
+//! delay another.
+
+pub mod status;
+pub mod worker;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+pub use status::{CameraState, StatusInfo};
+
+use crate::config::{CameraSettings, OutputFormat};
+use crate::decode::probe::DecoderFactory;
+use crate::ingest::{IngestQueue, UnitInfo};
+use crate::pace::{Admit, FrameKind, Pacer, SkipReason};
+use crate::publish::FrameSink;
+use crate::source::SourceSpec;
+use crate::stats::{CameraStats, DropReason};
+
+/// The output a camera produces; changeable at run time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutputSettings {
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub format: OutputFormat,
+    pub quality: u8,
+    pub pool_frames: usize,
+}
+
+/// State shared by a camera's source task, decode thread and the reporters.
+pub struct CameraShared {
+    pub name: String,
+    /// The source as it may be shown (credentials redacted).
+    pub source_display: String,
+    pub frame_topic: String,
+    pub stats: CameraStats,
+    pub ingest: IngestQueue,
+    pacer: Mutex<Pacer>,
+    output: Mutex<OutputSettings>,
+    status: Mutex<StatusInfo>,
+    /// The output pool in use, for stats (the decode thread owns its use).
+    pool: Mutex<Option<crate::pool::FramePool>>,
+    status_version: AtomicU64,
+    /// Wakes the state publisher when any camera's status changes.
+    status_changed: Arc<Notify>,
+}
+
+impl CameraShared {
+    pub fn new(settings: &CameraSettings, frame_topic: String, status_changed: Arc<Notify>) -> Self {
+        CameraShared {
+            name: settings.name.clone(),
+            source_display: settings.source.display(),
+            frame_topic,
+            stats: CameraStats::default(),
+            ingest: IngestQueue::new(),
+            pacer: Mutex::new(Pacer::new(settings.fps)),
+            output: Mutex::new(OutputSettings {
+                width: settings.width,
+                height: settings.height,
+                format: settings.format,
+                quality: settings.quality,
+                pool_frames: settings.pool_frames,
+            }),
+            status: Mutex::new(StatusInfo::new(settings.enabled)),
+            pool: Mutex::new(None),
+            status_version: AtomicU64::new(1),
+            status_changed,
+        }
+    }
+
+    pub fn output(&self) -> OutputSettings {
+        *lock(&self.output)
+    }
+
+    pub fn fps_target(&self) -> f64 {
+        lock(&self.pacer).fps()
+    }
+
+    pub fn pacer(&self) -> MutexGuard<'_, Pacer> {
+        lock(&self.pacer)
+    }
+
+    pub fn status(&self) -> StatusInfo {
+        lock(&self.status).clone()
+    }
+
+    /// The decoded picture size, without cloning the whole status (this is
+    /// read per frame).
+    pub fn source_size(&self) -> Option<(usize, usize)> {
+        lock(&self.status).source_size
+    }
+
+    pub fn set_pool(&self, pool: crate::pool::FramePool) {
+        *lock(&self.pool) = Some(pool);
+    }
+
+    pub fn pool_usage(&self) -> Option<crate::pool::PoolUsage> {
+        lock(&self.pool).as_ref().map(|p| p.usage())
+    }
+
+    pub fn status_version(&self) -> u64 {
+        self.status_version.load(Ordering::Relaxed)
+    }
+
+    /// Applies `change` to the status and, if it changed, wakes the
+    /// publisher.
+    pub fn update_status(&self, change: impl FnOnce(&mut StatusInfo)) {
+        let mut status = lock(&self.status);
+        let before = status.clone();
+        change(&mut status);
+        if *status != before {
+            drop(status);
+            self.status_version.fetch_add(1, Ordering::Relaxed);
+            self.status_changed.notify_one();
+        }
+    }
+
+    pub fn set_state(&self, state: CameraState, error: Option<String>) {
+        self.update_status(|s| s.set_state(state, error));
+    }
+
+    /// A source hands over one access unit (Annex B, in `parts` to be
+    /// concatenated). Pacing happens here, before any decoding.
+    pub fn offer_unit(&self, parts: &[&[u8]], kind: FrameKind, stream_ns: i64, capture_ns: i64) {
+        self.stats.units_in.fetch_add(1, Ordering::Relaxed);
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        self.stats.bytes_in.fetch_add(len as u64, Ordering::Relaxed);
+        let admit = self.pacer().admit(stream_ns, kind);
+        let publish = match admit {
+            Admit::Skip(SkipReason::Paced) => return self.stats.dropped(DropReason::Paced),
+            Admit::Skip(SkipReason::AwaitingKeyframe) => return self.stats.dropped(DropReason::AwaitingKeyframe),
+            Admit::Decode { publish } => publish,
+        };
+        let info = UnitInfo {
+            kind,
+            stream_ns,
+            capture_ns,
+            publish,
+            reset: false,
+        };
+        if !self.ingest.push(parts, info) {
+            self.stats.dropped(DropReason::Late);
+            if kind != FrameKind::Disposable {
+                // The decoder will miss a reference: resume at a keyframe.
+                self.pacer().mark_discontinuity();
+            }
+        }
+    }
+
+    /// The stream was lost or restarted: queued units are stale and the
+    /// reference chain is broken.
+    pub fn restart_stream(&self) {
+        self.ingest.flush();
+        self.pacer().mark_discontinuity();
+    }
+
+    pub fn note_loss(&self) {
+        self.pacer().mark_discontinuity();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running camera. Dropping it does not stop it; call [`Camera::stop`].
+pub struct Camera {
+    pub shared: Arc<CameraShared>,
+    stop: watch::Sender<bool>,
+    source_task: tokio::task::JoinHandle<()>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Camera {
+    /// Starts the camera's decode thread and source task on the current
+    /// runtime.
+    pub fn start(
+        settings: CameraSettings,
+        frame_topic: String,
+        sink: Arc<dyn FrameSink>,
+        decoders: &DecoderFactory,
+        status_changed: Arc<Notify>,
+    ) -> anyhow::Result<Camera> {
+        let shared = Arc::new(CameraShared::new(&settings, frame_topic, status_changed));
+        let decoder = decoders.open(settings.decoder)?;
+        shared.update_status(|s| s.decoder = decoder.describe().to_string());
+        let worker = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name(format!("decode-{}", settings.name))
+                .spawn(move || worker::run(shared, decoder, sink))?
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let source_task = {
+            let shared = Arc::clone(&shared);
+            tokio::spawn(run_source(shared, settings, stop_rx))
+        };
+        Ok(Camera {
+            shared,
+            stop,
+            source_task,
+            worker: Some(worker),
+        })
+    }
+
+    /// Stops the source, drains the decode thread, and marks the camera
+    /// offline.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.source_task).await;
+        self.source_task.abort();
+        self.shared.ingest.close();
+        if let Some(worker) = self.worker.take() {
+            let _ = tokio::task::spawn_blocking(move || worker.join()).await;
+        }
+        self.shared.set_state(CameraState::Offline, None);
+    }
+}
+
+async fn run_source(shared: Arc<CameraShared>, settings: CameraSettings, stop: watch::Receiver<bool>) {
+    if !settings.enabled {
+        shared.set_state(CameraState::Offline, Some("disabled".into()));
+        return;
+    }
+    let timing = crate::source::rtsp::Timing {
+        stall_timeout: Duration::from_secs_f64(settings.stall_timeout_s),
+        backoff_max: Duration::from_secs_f64(settings.backoff_max_s),
+    };
+    match settings.source {
+        SourceSpec::Rtsp { url, username, password } => {
+            crate::source::rtsp::run(shared, url, username, password, timing, stop).await
+        }
+        SourceSpec::Synthetic(spec) => crate::source::synthetic::run(shared, spec, stop).await,
+    }
+}

@@ -1,0 +1,236 @@
+//! The decode thread: access unit in, published frame out.
+//!
+//! [`FramePipeline::process`] is the whole per-frame path (decode → convert →
+//! encode into a pooled buffer → sink). It allocates nothing in steady state:
+//! buffers are sized on the first frame and when the output size changes, and
+//! `tests/alloc_free.rs` holds it to that.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::CameraShared;
+use crate::config::OutputFormat;
+use crate::convert::{Converter, Layout, frame_bytes, output_size};
+use crate::decode::{Decoder, Picture, Planes};
+use crate::ingest::UnitInfo;
+use crate::pool::FramePool;
+use crate::publish::jpeg::{JpegEncoder, packed_i420};
+use crate::publish::{FrameMeta, FrameSink, Refused};
+use crate::stats::DropReason;
+
+/// Consecutive decode errors after which the stream is treated as broken
+/// (wait for the next keyframe).
+const ERRORS_BEFORE_RESYNC: u32 = 1;
+
+/// Runs until the camera's ingest queue is closed.
+pub fn run(shared: Arc<CameraShared>, decoder: Box<dyn Decoder>, sink: Arc<dyn FrameSink>) {
+    let mut pipeline = match FramePipeline::new(decoder, shared.output().quality) {
+        Ok(p) => p,
+        Err(e) => {
+            shared.set_state(super::CameraState::Error, Some(format!("cannot start the encoder: {e}")));
+            return;
+        }
+    };
+    loop {
+        let slot = match shared.ingest.pop(Duration::from_millis(500)) {
+            Err(()) => break,
+            Ok(None) => continue,
+            Ok(Some(slot)) => slot,
+        };
+        pipeline.process(&shared, &slot.data, &slot.info, sink.as_ref());
+        shared.ingest.recycle(slot);
+    }
+}
+
+/// Output buffers, sized for one output geometry.
+struct SizedPool {
+    pool: FramePool,
+    size: (usize, usize),
+    format: OutputFormat,
+    slots: usize,
+}
+
+pub struct FramePipeline {
+    decoder: Box<dyn Decoder>,
+    converter: Converter,
+    jpeg: JpegEncoder,
+    /// Scaled I420 picture on its way to the JPEG encoder.
+    scratch: Vec<u8>,
+    pool: Option<SizedPool>,
+    seq: u64,
+    consecutive_errors: u32,
+    last_error_log: Option<Instant>,
+    errors_since_log: u64,
+}
+
+impl FramePipeline {
+    pub fn new(decoder: Box<dyn Decoder>, quality: u8) -> anyhow::Result<Self> {
+        Ok(FramePipeline {
+            decoder,
+            converter: Converter::new(),
+            jpeg: JpegEncoder::new(quality)?,
+            scratch: Vec::new(),
+            pool: None,
+            seq: 0,
+            consecutive_errors: 0,
+            last_error_log: None,
+            errors_since_log: 0,
+        })
+    }
+
+    /// Decodes one unit and, if the pacer chose it, publishes its picture.
+    pub fn process(&mut self, shared: &CameraShared, unit: &[u8], info: &UnitInfo, sink: &dyn FrameSink) {
+        let started = Instant::now();
+        let Self {
+            decoder,
+            converter,
+            jpeg,
+            scratch,
+            pool,
+            seq,
+            ..
+        } = self;
+        let picture = match decoder.decode(unit) {
+            Ok(Some(picture)) => picture,
+            Ok(None) => return,
+            Err(e) => {
+                let message = e.0;
+                self.decode_failed(shared, message);
+                return;
+            }
+        };
+        self.consecutive_errors = 0;
+        shared.stats.frames_decoded.fetch_add(1, Ordering::Relaxed);
+        shared.stats.record_decode_us(started.elapsed().as_micros() as u64);
+        let source_size = (picture.width, picture.height);
+        if shared.source_size() != Some(source_size) {
+            shared.update_status(|s| s.source_size = Some(source_size));
+        }
+        if !info.publish {
+            return;
+        }
+        *seq += 1;
+        let out = shared.output();
+        let size = output_size(source_size, out.width, out.height);
+        let pool = ensure_pool(pool, shared, size, out.format, out.pool_frames);
+        let Some(mut buf) = pool.try_take() else {
+            shared.stats.dropped(DropReason::PoolExhausted);
+            return;
+        };
+        let written = match out.format {
+            OutputFormat::Jpeg => {
+                if let Err(e) = jpeg.set_quality(out.quality) {
+                    tracing::warn!(camera = %shared.name, "JPEG quality not applied: {e}");
+                }
+                encode_jpeg(converter, jpeg, scratch, &picture, size, buf.space())
+            }
+            OutputFormat::Nv12 => Ok(converter.convert(&picture, size, Layout::Nv12, buf.space())),
+            OutputFormat::I420 => Ok(converter.convert(&picture, size, Layout::I420, buf.space())),
+        };
+        let len = match written {
+            Ok(len) => len,
+            Err(e) => {
+                tracing::warn!(camera = %shared.name, "encoding failed: {e}");
+                shared.stats.dropped(DropReason::DecodeError);
+                return;
+            }
+        };
+        buf.set_len(len);
+        let meta = FrameMeta {
+            seq: *seq,
+            capture_ns: info.capture_ns,
+            width: size.0 as u32,
+            height: size.1 as u32,
+            format: out.format,
+            stride: size.0 as u32,
+        };
+        match sink.publish_frame(&shared.frame_topic, buf, &meta) {
+            Ok(()) => {
+                shared.stats.frames_published.fetch_add(1, Ordering::Relaxed);
+                shared.stats.bytes_published.fetch_add(len as u64, Ordering::Relaxed);
+                let latency_ns = crate::clock::now_ns() - info.capture_ns;
+                shared.stats.record_latency_us((latency_ns.max(0) / 1000) as u64);
+            }
+            Err(Refused::Backpressure) => shared.stats.dropped(DropReason::MqttBackpressure),
+        }
+    }
+
+    fn decode_failed(&mut self, shared: &CameraShared, message: String) {
+        shared.stats.dropped(DropReason::DecodeError);
+        self.consecutive_errors += 1;
+        if self.consecutive_errors >= ERRORS_BEFORE_RESYNC {
+            // Pictures after a broken one would carry its damage: skip to the
+            // next keyframe.
+            shared.note_loss();
+        }
+        // One log line per 10 s per camera, with the count in between.
+        self.errors_since_log += 1;
+        let due = self.last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10));
+        if due {
+            tracing::warn!(camera = %shared.name, errors = self.errors_since_log, "decode error: {message}");
+            self.last_error_log = Some(Instant::now());
+            self.errors_since_log = 0;
+            shared.update_status(|s| s.last_error = Some(format!("decode error: {message}")));
+        }
+    }
+}
+
+fn ensure_pool<'a>(
+    pool: &'a mut Option<SizedPool>,
+    shared: &CameraShared,
+    size: (usize, usize),
+    format: OutputFormat,
+    slots: usize,
+) -> &'a FramePool {
+    let fits = pool
+        .as_ref()
+        .is_some_and(|p| p.size == size && p.format == format && p.slots == slots);
+    if !fits {
+        let slot_bytes = match format {
+            OutputFormat::Jpeg => JpegEncoder::max_len(size.0, size.1),
+            OutputFormat::Nv12 | OutputFormat::I420 => frame_bytes(size.0, size.1),
+        };
+        tracing::info!(
+            camera = %shared.name,
+            width = size.0,
+            height = size.1,
+            format = format.as_str(),
+            slots,
+            slot_bytes,
+            "output buffers reserved"
+        );
+        shared.update_status(|s| s.output_size = Some(size));
+        let fresh = FramePool::new(slots, slot_bytes);
+        shared.set_pool(fresh.clone());
+        *pool = Some(SizedPool {
+            pool: fresh,
+            size,
+            format,
+            slots,
+        });
+    }
+    &pool.as_ref().expect("just ensured").pool
+}
+
+fn encode_jpeg(
+    converter: &mut Converter,
+    jpeg: &mut JpegEncoder,
+    scratch: &mut Vec<u8>,
+    picture: &Picture<'_>,
+    size: (usize, usize),
+    out: &mut [u8],
+) -> anyhow::Result<usize> {
+    let direct = size == (picture.width, picture.height) && matches!(picture.planes, Planes::I420 { .. });
+    if direct {
+        // Same size and layout: encode straight from the decoder's planes.
+        return jpeg.encode_i420(picture, out);
+    }
+    let need = frame_bytes(size.0, size.1);
+    if scratch.len() < need {
+        scratch.resize(need, 0);
+    }
+    converter.convert(picture, size, Layout::I420, scratch);
+    jpeg.encode_i420(&packed_i420(scratch, size.0, size.1), out)
+}
+

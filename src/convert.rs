@@ -1,0 +1,240 @@
+//! Scaling and layout conversion of decoded pictures, done once, into the
+//! buffer that is published (or the encoder's input).
+//!
+//! Scratch buffers are owned by the [`Converter`] and only change size when
+//! the stream or the requested output size changes, so converting a frame in
+//! steady state allocates nothing.
+
+use fast_image_resize::images::{TypedCroppedImage, TypedImage, TypedImageRef};
+use fast_image_resize::pixels::{U8, U8x2};
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+
+use crate::decode::{Picture, Planes};
+
+/// A 4:2:0 layout for output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    I420,
+    Nv12,
+}
+
+/// Bytes of a tightly packed 4:2:0 frame.
+pub fn frame_bytes(width: usize, height: usize) -> usize {
+    width * height + 2 * chroma(width) * chroma(height)
+}
+
+fn chroma(n: usize) -> usize {
+    n.div_ceil(2)
+}
+
+/// Output size for a source of `src` pixels when the user asked for
+/// `width`/`height` (either, both or none). Keeps the aspect ratio when only
+/// one is given; always even (4:2:0 needs it).
+pub fn output_size(src: (usize, usize), width: Option<u32>, height: Option<u32>) -> (usize, usize) {
+    let even = |v: f64| ((v / 2.0).round() as usize * 2).max(2);
+    let (sw, sh) = (src.0.max(1) as f64, src.1.max(1) as f64);
+    match (width, height) {
+        (Some(w), Some(h)) => (w as usize, h as usize),
+        (Some(w), None) => (w as usize, even(sh * w as f64 / sw)),
+        (None, Some(h)) => (even(sw * h as f64 / sh), h as usize),
+        (None, None) => (src.0 & !1, src.1 & !1),
+    }
+}
+
+pub struct Converter {
+    resizer: Resizer,
+    options: ResizeOptions,
+    /// Chroma scratch for layout changes (I420 <-> NV12 with scaling).
+    chroma_tmp: Vec<u8>,
+}
+
+impl Default for Converter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Converter {
+    pub fn new() -> Self {
+        Converter {
+            resizer: Resizer::new(),
+            // Bilinear is the cheapest filter that still averages every source
+            // pixel when downscaling (the kernel widens with the ratio).
+            options: ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
+            chroma_tmp: Vec::new(),
+        }
+    }
+
+    /// Writes `pic` scaled to `out` (width, height) in `layout`, tightly
+    /// packed, into `dst` (at least [`frame_bytes`] long). Returns the bytes
+    /// written.
+    pub fn convert(&mut self, pic: &Picture<'_>, out: (usize, usize), layout: Layout, dst: &mut [u8]) -> usize {
+        let (ow, oh) = out;
+        let (cw, ch) = (chroma(ow), chroma(oh));
+        let total = frame_bytes(ow, oh);
+        let dst = &mut dst[..total];
+        let (dst_y, dst_c) = dst.split_at_mut(ow * oh);
+        let (sw, sh) = (pic.width, pic.height);
+        let (scw, sch) = (chroma(sw), chroma(sh));
+        match (pic.planes, layout) {
+            (Planes::I420 { y, u, v, y_stride, uv_stride }, Layout::I420) => {
+                self.plane(y, sw, sh, y_stride, dst_y, ow, oh);
+                let (du, dv) = dst_c.split_at_mut(cw * ch);
+                self.plane(u, scw, sch, uv_stride, du, cw, ch);
+                self.plane(v, scw, sch, uv_stride, dv, cw, ch);
+            }
+            (Planes::I420 { y, u, v, y_stride, uv_stride }, Layout::Nv12) => {
+                self.plane(y, sw, sh, y_stride, dst_y, ow, oh);
+                let mut tmp = std::mem::take(&mut self.chroma_tmp);
+                tmp.resize(2 * cw * ch, 0);
+                let (tu, tv) = tmp.split_at_mut(cw * ch);
+                self.plane(u, scw, sch, uv_stride, tu, cw, ch);
+                self.plane(v, scw, sch, uv_stride, tv, cw, ch);
+                interleave(tu, tv, dst_c);
+                self.chroma_tmp = tmp;
+            }
+            (Planes::Nv12 { y, uv, y_stride, uv_stride }, Layout::Nv12) => {
+                self.plane(y, sw, sh, y_stride, dst_y, ow, oh);
+                self.plane_pairs(uv, scw, sch, uv_stride, dst_c, cw, ch);
+            }
+            (Planes::Nv12 { y, uv, y_stride, uv_stride }, Layout::I420) => {
+                self.plane(y, sw, sh, y_stride, dst_y, ow, oh);
+                let mut tmp = std::mem::take(&mut self.chroma_tmp);
+                tmp.resize(2 * cw * ch, 0);
+                self.plane_pairs(uv, scw, sch, uv_stride, &mut tmp, cw, ch);
+                let (du, dv) = dst_c.split_at_mut(cw * ch);
+                deinterleave(&tmp, du, dv);
+                self.chroma_tmp = tmp;
+            }
+        }
+        total
+    }
+
+    /// One 8-bit plane, strided source to packed destination.
+    #[allow(clippy::too_many_arguments)]
+    fn plane(&mut self, src: &[u8], sw: usize, sh: usize, stride: usize, dst: &mut [u8], dw: usize, dh: usize) {
+        if (sw, sh) == (dw, dh) {
+            copy_rows(src, stride, dst, dw, dh, 1);
+            return;
+        }
+        let view = TypedImageRef::<U8>::from_buffer(stride as u32, sh as u32, &src[..stride * sh])
+            .expect("plane buffer covers stride * height");
+        let cropped = TypedCroppedImage::from_ref(&view, 0, 0, sw as u32, sh as u32).expect("crop within the plane");
+        let mut out = TypedImage::<U8>::from_buffer(dw as u32, dh as u32, &mut dst[..dw * dh])
+            .expect("destination covers width * height");
+        self.resizer
+            .resize_typed(&cropped, &mut out, &self.options)
+            .expect("same pixel type, non-empty sizes");
+    }
+
+    /// An interleaved two-channel plane (NV12's UV); widths in pairs.
+    #[allow(clippy::too_many_arguments)]
+    fn plane_pairs(&mut self, src: &[u8], sw: usize, sh: usize, stride: usize, dst: &mut [u8], dw: usize, dh: usize) {
+        if (sw, sh) == (dw, dh) {
+            copy_rows(src, stride, dst, dw, dh, 2);
+            return;
+        }
+        let view = TypedImageRef::<U8x2>::from_buffer((stride / 2) as u32, sh as u32, &src[..stride * sh])
+            .expect("plane buffer covers stride * height");
+        let cropped = TypedCroppedImage::from_ref(&view, 0, 0, sw as u32, sh as u32).expect("crop within the plane");
+        let mut out = TypedImage::<U8x2>::from_buffer(dw as u32, dh as u32, &mut dst[..2 * dw * dh])
+            .expect("destination covers width * height");
+        self.resizer
+            .resize_typed(&cropped, &mut out, &self.options)
+            .expect("same pixel type, non-empty sizes");
+    }
+}
+
+fn copy_rows(src: &[u8], stride: usize, dst: &mut [u8], width: usize, height: usize, bpp: usize) {
+    let row = width * bpp;
+    for (r, out) in dst.chunks_exact_mut(row).take(height).enumerate() {
+        out.copy_from_slice(&src[r * stride..r * stride + row]);
+    }
+}
+
+fn interleave(u: &[u8], v: &[u8], uv: &mut [u8]) {
+    for ((pair, &a), &b) in uv.chunks_exact_mut(2).zip(u).zip(v) {
+        pair[0] = a;
+        pair[1] = b;
+    }
+}
+
+fn deinterleave(uv: &[u8], u: &mut [u8], v: &mut [u8]) {
+    for ((pair, a), b) in uv.chunks_exact(2).zip(u.iter_mut()).zip(v.iter_mut()) {
+        *a = pair[0];
+        *b = pair[1];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 4x4 I420 picture with distinct values, stride 6 (padded).
+    fn sample() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let y: Vec<u8> = (0..24).map(|i| if i % 6 < 4 { (i * 10) as u8 } else { 255 }).collect();
+        let u = vec![1, 2, 0, 3, 4, 0];
+        let v = vec![5, 6, 0, 7, 8, 0];
+        (y, u, v)
+    }
+
+    fn pic<'a>(y: &'a [u8], u: &'a [u8], v: &'a [u8]) -> Picture<'a> {
+        Picture {
+            width: 4,
+            height: 4,
+            planes: Planes::I420 { y, u, v, y_stride: 6, uv_stride: 3 },
+        }
+    }
+
+    #[test]
+    fn same_size_copies_and_relayouts_exactly() {
+        let (y, u, v) = sample();
+        let mut c = Converter::new();
+        let mut out = vec![0u8; frame_bytes(4, 4)];
+        assert_eq!(c.convert(&pic(&y, &u, &v), (4, 4), Layout::I420, &mut out), 24);
+        assert_eq!(&out[..4], &[0, 10, 20, 30]);
+        assert_eq!(&out[16..], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        c.convert(&pic(&y, &u, &v), (4, 4), Layout::Nv12, &mut out);
+        assert_eq!(&out[16..], &[1, 5, 2, 6, 3, 7, 4, 8]);
+
+        // And back: NV12 in, I420 out.
+        let nv12 = out.clone();
+        let p = Picture {
+            width: 4,
+            height: 4,
+            planes: Planes::Nv12 { y: &nv12[..16], uv: &nv12[16..], y_stride: 4, uv_stride: 4 },
+        };
+        let mut back = vec![0u8; 24];
+        c.convert(&p, (4, 4), Layout::I420, &mut back);
+        assert_eq!(&back[16..], &[1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn downscale_averages_flat_areas_exactly() {
+        let y = vec![100u8; 64 * 48];
+        let u = vec![50u8; 32 * 24];
+        let v = vec![200u8; 32 * 24];
+        let p = Picture {
+            width: 64,
+            height: 48,
+            planes: Planes::I420 { y: &y, u: &u, v: &v, y_stride: 64, uv_stride: 32 },
+        };
+        let mut c = Converter::new();
+        let mut out = vec![0u8; frame_bytes(32, 24)];
+        for layout in [Layout::I420, Layout::Nv12] {
+            let n = c.convert(&p, (32, 24), layout, &mut out);
+            assert_eq!(n, 32 * 24 * 3 / 2);
+            assert!(out[..32 * 24].iter().all(|&b| b == 100));
+        }
+        assert!(out[32 * 24..].chunks(2).all(|p| p == [50, 200]));
+    }
+
+    #[test]
+    fn output_size_keeps_aspect_and_parity() {
+        assert_eq!(output_size((1280, 720), None, None), (1280, 720));
+        assert_eq!(output_size((1280, 720), Some(640), None), (640, 360));
+        assert_eq!(output_size((1280, 720), None, Some(240)), (426, 240));
+        assert_eq!(output_size((1281, 721), None, None), (1280, 720));
+        assert_eq!(output_size((1280, 720), Some(320), Some(320)), (320, 320));
+    }
+}

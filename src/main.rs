@@ -1,0 +1,156 @@
+//! The `edgecam` command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "edgecam", version, about = "Camera ingest for edge boxes: cameras in, paced frames out over MQTT")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service with a configuration file.
+    Run {
+        #[arg(long, short, default_value = "/etc/edgecam/edgecam.toml")]
+        config: PathBuf,
+    },
+    /// Run the whole pipeline with built-in synthetic cameras and an embedded
+    /// MQTT broker, and show what it does. Needs no camera and no broker.
+    Demo {
+        #[arg(long, default_value_t = 2)]
+        cameras: usize,
+        /// Stop after this many seconds (0: run until Ctrl-C).
+        #[arg(long, default_value_t = 0)]
+        seconds: u64,
+        /// Frames per second delivered per camera.
+        #[arg(long, default_value_t = 5.0)]
+        fps: f64,
+        /// Synthetic camera size and rate, WIDTHxHEIGHT@FPS.
+        #[arg(long, default_value = "1280x720@15")]
+        source: String,
+        /// Where to write a few received JPEGs.
+        #[arg(long, default_value = "demo-frames")]
+        out: PathBuf,
+    },
+    /// Validate a configuration file; exit non-zero with the offending key
+    /// and line.
+    CheckConfig { file: PathBuf },
+    /// List the decoders found on this box and which one would be used.
+    Probe {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => run(config),
+        Command::Demo {
+            cameras,
+            seconds,
+            fps,
+            source,
+            out,
+        } => runtime().and_then(|rt| {
+            rt.block_on(edgecam::demo::run(edgecam::demo::DemoOptions {
+                cameras,
+                seconds,
+                fps,
+                source,
+                out,
+            }))
+        }),
+        Command::CheckConfig { file } => edgecam::config::Config::load(&file).map(|c| {
+            println!(
+                "{}: OK ({} camera{})",
+                file.display(),
+                c.cameras.len(),
+                if c.cameras.len() == 1 { "" } else { "s" }
+            );
+        }),
+        Command::Probe { json } => {
+            probe(json);
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("edgecam: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("EDGECAM_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Under systemd, journald adds its own timestamps.
+    let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if under_journald {
+        builder.without_time().with_ansi(false).init();
+    } else {
+        builder.init();
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("edgecam-io")
+        .enable_all()
+        .build()?)
+}
+
+fn run(config_path: PathBuf) -> anyhow::Result<()> {
+    let config = edgecam::config::Config::load(&config_path)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let service = edgecam::service::Service::start(config).await?;
+        tracing::info!(cameras = service.cameras.len(), "edgecam running");
+        wait_for_shutdown_signal().await;
+        tracing::info!("shutting down");
+        service.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+fn probe(json: bool) {
+    let factory = edgecam::decode::probe::DecoderFactory::probe();
+    let report = factory.report();
+    if json {
+        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+        return;
+    }
+    println!("decoder backends:");
+    for b in &report.backends {
+        let mark = if b.available { "yes" } else { "no " };
+        let dev = b.device.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+        println!("  {mark} {}{dev}: {}", b.backend, b.reason);
+    }
+    println!("decoder = \"auto\" uses: {} ({})", report.auto_choice, report.auto_reason);
+    if !report.video_nodes.is_empty() {
+        println!("video nodes:");
+        for n in &report.video_nodes {
+            println!("  {} {}", n.device, n.name);
+        }
+    }
+}

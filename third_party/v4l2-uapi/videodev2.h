@@ -1,0 +1,1 @@
+linux/videodev2.h
