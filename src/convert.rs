@@ -5,11 +5,8 @@
 //! the stream or the requested output size changes, so converting a frame in
 //! steady state allocates nothing.
 
-use fast_image_resize::images::{TypedCroppedImage, TypedImage, TypedImageRef};
-use fast_image_resize::pixels::{U8, U8x2};
-use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
-
 use crate::decode::{Picture, Planes};
+use crate::scale::Resampler;
 
 /// A 4:2:0 layout for output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +39,7 @@ pub fn output_size(src: (usize, usize), width: Option<u32>, height: Option<u32>)
 }
 
 pub struct Converter {
-    resizer: Resizer,
-    options: ResizeOptions,
+    resampler: Resampler,
     /// Chroma scratch for layout changes (I420 <-> NV12 with scaling).
     chroma_tmp: Vec<u8>,
 }
@@ -57,10 +53,7 @@ impl Default for Converter {
 impl Converter {
     pub fn new() -> Self {
         Converter {
-            resizer: Resizer::new(),
-            // Bilinear is the cheapest filter that still averages every source
-            // pixel when downscaling (the kernel widens with the ratio).
-            options: ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
+            resampler: Resampler::default(),
             chroma_tmp: Vec::new(),
         }
     }
@@ -68,7 +61,13 @@ impl Converter {
     /// Writes `pic` scaled to `out` (width, height) in `layout`, tightly
     /// packed, into `dst` (at least [`frame_bytes`] long). Returns the bytes
     /// written.
-    pub fn convert(&mut self, pic: &Picture<'_>, out: (usize, usize), layout: Layout, dst: &mut [u8]) -> usize {
+    pub fn convert(
+        &mut self,
+        pic: &Picture<'_>,
+        out: (usize, usize),
+        layout: Layout,
+        dst: &mut [u8],
+    ) -> usize {
         let (ow, oh) = out;
         let (cw, ch) = (chroma(ow), chroma(oh));
         let total = frame_bytes(ow, oh);
@@ -77,13 +76,31 @@ impl Converter {
         let (sw, sh) = (pic.width, pic.height);
         let (scw, sch) = (chroma(sw), chroma(sh));
         match (pic.planes, layout) {
-            (Planes::I420 { y, u, v, y_stride, uv_stride }, Layout::I420) => {
+            (
+                Planes::I420 {
+                    y,
+                    u,
+                    v,
+                    y_stride,
+                    uv_stride,
+                },
+                Layout::I420,
+            ) => {
                 self.plane(y, sw, sh, y_stride, dst_y, ow, oh);
                 let (du, dv) = dst_c.split_at_mut(cw * ch);
                 self.plane(u, scw, sch, uv_stride, du, cw, ch);
                 self.plane(v, scw, sch, uv_stride, dv, cw, ch);
             }
-            (Planes::I420 { y, u, v, y_stride, uv_stride }, Layout::Nv12) => {
+            (
+                Planes::I420 {
+                    y,
+                    u,
+                    v,
+                    y_stride,
+                    uv_stride,
+                },
+                Layout::Nv12,
+            ) => {
                 self.plane(y, sw, sh, y_stride, dst_y, ow, oh);
                 let mut tmp = std::mem::take(&mut self.chroma_tmp);
                 tmp.resize(2 * cw * ch, 0);
@@ -93,11 +110,27 @@ impl Converter {
                 interleave(tu, tv, dst_c);
                 self.chroma_tmp = tmp;
             }
-            (Planes::Nv12 { y, uv, y_stride, uv_stride }, Layout::Nv12) => {
+            (
+                Planes::Nv12 {
+                    y,
+                    uv,
+                    y_stride,
+                    uv_stride,
+                },
+                Layout::Nv12,
+            ) => {
                 self.plane(y, sw, sh, y_stride, dst_y, ow, oh);
                 self.plane_pairs(uv, scw, sch, uv_stride, dst_c, cw, ch);
             }
-            (Planes::Nv12 { y, uv, y_stride, uv_stride }, Layout::I420) => {
+            (
+                Planes::Nv12 {
+                    y,
+                    uv,
+                    y_stride,
+                    uv_stride,
+                },
+                Layout::I420,
+            ) => {
                 self.plane(y, sw, sh, y_stride, dst_y, ow, oh);
                 let mut tmp = std::mem::take(&mut self.chroma_tmp);
                 tmp.resize(2 * cw * ch, 0);
@@ -112,36 +145,40 @@ impl Converter {
 
     /// One 8-bit plane, strided source to packed destination.
     #[allow(clippy::too_many_arguments)]
-    fn plane(&mut self, src: &[u8], sw: usize, sh: usize, stride: usize, dst: &mut [u8], dw: usize, dh: usize) {
+    fn plane(
+        &mut self,
+        src: &[u8],
+        sw: usize,
+        sh: usize,
+        stride: usize,
+        dst: &mut [u8],
+        dw: usize,
+        dh: usize,
+    ) {
         if (sw, sh) == (dw, dh) {
             copy_rows(src, stride, dst, dw, dh, 1);
-            return;
+        } else {
+            self.resampler.resample(src, stride, sw, sh, dst, dw, dh, 1);
         }
-        let view = TypedImageRef::<U8>::from_buffer(stride as u32, sh as u32, &src[..stride * sh])
-            .expect("plane buffer covers stride * height");
-        let cropped = TypedCroppedImage::from_ref(&view, 0, 0, sw as u32, sh as u32).expect("crop within the plane");
-        let mut out = TypedImage::<U8>::from_buffer(dw as u32, dh as u32, &mut dst[..dw * dh])
-            .expect("destination covers width * height");
-        self.resizer
-            .resize_typed(&cropped, &mut out, &self.options)
-            .expect("same pixel type, non-empty sizes");
     }
 
     /// An interleaved two-channel plane (NV12's UV); widths in pairs.
     #[allow(clippy::too_many_arguments)]
-    fn plane_pairs(&mut self, src: &[u8], sw: usize, sh: usize, stride: usize, dst: &mut [u8], dw: usize, dh: usize) {
+    fn plane_pairs(
+        &mut self,
+        src: &[u8],
+        sw: usize,
+        sh: usize,
+        stride: usize,
+        dst: &mut [u8],
+        dw: usize,
+        dh: usize,
+    ) {
         if (sw, sh) == (dw, dh) {
             copy_rows(src, stride, dst, dw, dh, 2);
-            return;
+        } else {
+            self.resampler.resample(src, stride, sw, sh, dst, dw, dh, 2);
         }
-        let view = TypedImageRef::<U8x2>::from_buffer((stride / 2) as u32, sh as u32, &src[..stride * sh])
-            .expect("plane buffer covers stride * height");
-        let cropped = TypedCroppedImage::from_ref(&view, 0, 0, sw as u32, sh as u32).expect("crop within the plane");
-        let mut out = TypedImage::<U8x2>::from_buffer(dw as u32, dh as u32, &mut dst[..2 * dw * dh])
-            .expect("destination covers width * height");
-        self.resizer
-            .resize_typed(&cropped, &mut out, &self.options)
-            .expect("same pixel type, non-empty sizes");
     }
 }
 
@@ -172,7 +209,9 @@ mod tests {
 
     /// A 4x4 I420 picture with distinct values, stride 6 (padded).
     fn sample() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-        let y: Vec<u8> = (0..24).map(|i| if i % 6 < 4 { (i * 10) as u8 } else { 255 }).collect();
+        let y: Vec<u8> = (0..24)
+            .map(|i| if i % 6 < 4 { (i * 10) as u8 } else { 255 })
+            .collect();
         let u = vec![1, 2, 0, 3, 4, 0];
         let v = vec![5, 6, 0, 7, 8, 0];
         (y, u, v)
@@ -182,7 +221,13 @@ mod tests {
         Picture {
             width: 4,
             height: 4,
-            planes: Planes::I420 { y, u, v, y_stride: 6, uv_stride: 3 },
+            planes: Planes::I420 {
+                y,
+                u,
+                v,
+                y_stride: 6,
+                uv_stride: 3,
+            },
         }
     }
 
@@ -191,7 +236,10 @@ mod tests {
         let (y, u, v) = sample();
         let mut c = Converter::new();
         let mut out = vec![0u8; frame_bytes(4, 4)];
-        assert_eq!(c.convert(&pic(&y, &u, &v), (4, 4), Layout::I420, &mut out), 24);
+        assert_eq!(
+            c.convert(&pic(&y, &u, &v), (4, 4), Layout::I420, &mut out),
+            24
+        );
         assert_eq!(&out[..4], &[0, 10, 20, 30]);
         assert_eq!(&out[16..], &[1, 2, 3, 4, 5, 6, 7, 8]);
         c.convert(&pic(&y, &u, &v), (4, 4), Layout::Nv12, &mut out);
@@ -202,7 +250,12 @@ mod tests {
         let p = Picture {
             width: 4,
             height: 4,
-            planes: Planes::Nv12 { y: &nv12[..16], uv: &nv12[16..], y_stride: 4, uv_stride: 4 },
+            planes: Planes::Nv12 {
+                y: &nv12[..16],
+                uv: &nv12[16..],
+                y_stride: 4,
+                uv_stride: 4,
+            },
         };
         let mut back = vec![0u8; 24];
         c.convert(&p, (4, 4), Layout::I420, &mut back);
@@ -217,7 +270,13 @@ mod tests {
         let p = Picture {
             width: 64,
             height: 48,
-            planes: Planes::I420 { y: &y, u: &u, v: &v, y_stride: 64, uv_stride: 32 },
+            planes: Planes::I420 {
+                y: &y,
+                u: &u,
+                v: &v,
+                y_stride: 64,
+                uv_stride: 32,
+            },
         };
         let mut c = Converter::new();
         let mut out = vec![0u8; frame_bytes(32, 24)];

@@ -125,7 +125,10 @@ impl IngestQueue {
             if ring.closed {
                 return Err(());
             }
-            let (guard, result) = self.wake.wait_timeout(ring, timeout).unwrap_or_else(|e| e.into_inner());
+            let (guard, result) = self
+                .wake
+                .wait_timeout(ring, timeout)
+                .unwrap_or_else(|e| e.into_inner());
             ring = guard;
             if result.timed_out() && ring.ready.is_empty() {
                 return if ring.closed { Err(()) } else { Ok(None) };
@@ -186,7 +189,10 @@ mod tests {
         for i in 0..INGEST_DEPTH as i64 {
             assert!(q.push(&[b"ab", b"c"], info(i)));
         }
-        assert!(!q.push(&[b"x"], info(99)), "a full ring refuses instead of growing");
+        assert!(
+            !q.push(&[b"x"], info(99)),
+            "a full ring refuses instead of growing"
+        );
         let first = q.pop(Duration::ZERO).unwrap().unwrap();
         assert_eq!(first.data, b"abc");
         assert_eq!(first.info.stream_ns, 0);
@@ -203,7 +209,11 @@ mod tests {
     fn wakes_a_waiting_consumer() {
         let q = std::sync::Arc::new(IngestQueue::new());
         let q2 = q.clone();
-        let t = std::thread::spawn(move || q2.pop(Duration::from_secs(10)).unwrap().map(|s| s.info.stream_ns));
+        let t = std::thread::spawn(move || {
+            q2.pop(Duration::from_secs(10))
+                .unwrap()
+                .map(|s| s.info.stream_ns)
+        });
         std::thread::sleep(Duration::from_millis(20));
         q.push(&[b"z"], info(42));
         assert_eq!(t.join().unwrap(), Some(42));

@@ -22,6 +22,7 @@ pub mod ingest;
 pub mod pace;
 pub mod pool;
 pub mod publish;
+pub mod scale;
 pub mod service;
 pub mod source;
 pub mod stats;

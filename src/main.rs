@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "edgecam", version, about = "Camera ingest for edge boxes: cameras in, paced frames out over MQTT")]
+#[command(
+    name = "edgecam",
+    version,
+    about = "Camera ingest for edge boxes: cameras in, paced frames out over MQTT"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -91,10 +95,14 @@ fn main() -> ExitCode {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("EDGECAM_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("EDGECAM_LOG")
+        // The demo's embedded broker logs every client connect and disconnect.
+        .unwrap_or_else(|_| EnvFilter::new("info,rumqttd=off"));
     // Under systemd, journald adds its own timestamps.
     let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if under_journald {
         builder.without_time().with_ansi(false).init();
     } else {
@@ -137,16 +145,26 @@ fn probe(json: bool) {
     let factory = edgecam::decode::probe::DecoderFactory::probe();
     let report = factory.report();
     if json {
-        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
         return;
     }
     println!("decoder backends:");
     for b in &report.backends {
         let mark = if b.available { "yes" } else { "no " };
-        let dev = b.device.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+        let dev = b
+            .device
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
         println!("  {mark} {}{dev}: {}", b.backend, b.reason);
     }
-    println!("decoder = \"auto\" uses: {} ({})", report.auto_choice, report.auto_reason);
+    println!(
+        "decoder = \"auto\" uses: {} ({})",
+        report.auto_choice, report.auto_reason
+    );
     if !report.video_nodes.is_empty() {
         println!("video nodes:");
         for n in &report.video_nodes {

@@ -40,7 +40,9 @@ pub enum SkipReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admit {
     /// Decode it; `publish` says whether its picture goes out.
-    Decode { publish: bool },
+    Decode {
+        publish: bool,
+    },
     Skip(SkipReason),
 }
 
@@ -199,7 +201,13 @@ mod tests {
     const MS: i64 = 1_000_000;
 
     /// Feeds a synthetic stream and returns (decoded, published) counts.
-    fn run(pacer: &mut Pacer, src_fps: i64, gop: i64, frames: i64, disposable_every: i64) -> (usize, Vec<i64>) {
+    fn run(
+        pacer: &mut Pacer,
+        src_fps: i64,
+        gop: i64,
+        frames: i64,
+        disposable_every: i64,
+    ) -> (usize, Vec<i64>) {
         let frame_ns = 1_000 * MS / src_fps;
         let mut decoded = 0;
         let mut published = Vec::new();
@@ -227,7 +235,10 @@ mod tests {
         let (decoded, published) = run(&mut p, 15, 30, 150, 0);
         assert_eq!(decoded, 150, "all reference frames must be decoded");
         assert_eq!(published.len(), 50);
-        assert!(published.windows(2).all(|w| w[1] - w[0] == 3), "{published:?}");
+        assert!(
+            published.windows(2).all(|w| w[1] - w[0] == 3),
+            "{published:?}"
+        );
     }
 
     #[test]
@@ -236,7 +247,12 @@ mod tests {
         let (_, published) = run(&mut p, 15, 30, 300, 0);
         // 20 s of stream at 4 fps.
         assert!((79..=81).contains(&published.len()), "{}", published.len());
-        assert!(published.windows(2).all(|w| (3..=5).contains(&(w[1] - w[0]))), "{published:?}");
+        assert!(
+            published
+                .windows(2)
+                .all(|w| (3..=5).contains(&(w[1] - w[0]))),
+            "{published:?}"
+        );
     }
 
     #[test]
@@ -265,7 +281,10 @@ mod tests {
         // Every odd frame disposable (like IPB without pyramid).
         let (decoded, published) = run(&mut p, 15, 30, 150, 2);
         let disposable_total = (0..150).filter(|i| i % 30 != 0 && i % 2 == 0).count();
-        let disposable_published = published.iter().filter(|i| *i % 30 != 0 && *i % 2 == 0).count();
+        let disposable_published = published
+            .iter()
+            .filter(|i| *i % 30 != 0 && *i % 2 == 0)
+            .count();
         assert_eq!(decoded, 150 - disposable_total + disposable_published);
         assert_eq!(published.len(), 50);
     }
@@ -273,12 +292,27 @@ mod tests {
     #[test]
     fn waits_for_a_keyframe_after_a_discontinuity() {
         let mut p = Pacer::new(30.0);
-        assert_eq!(p.admit(0, FrameKind::Reference), Admit::Skip(SkipReason::AwaitingKeyframe));
-        assert!(matches!(p.admit(33 * MS, FrameKind::Keyframe), Admit::Decode { .. }));
-        assert!(matches!(p.admit(66 * MS, FrameKind::Reference), Admit::Decode { .. }));
+        assert_eq!(
+            p.admit(0, FrameKind::Reference),
+            Admit::Skip(SkipReason::AwaitingKeyframe)
+        );
+        assert!(matches!(
+            p.admit(33 * MS, FrameKind::Keyframe),
+            Admit::Decode { .. }
+        ));
+        assert!(matches!(
+            p.admit(66 * MS, FrameKind::Reference),
+            Admit::Decode { .. }
+        ));
         p.mark_discontinuity();
-        assert_eq!(p.admit(99 * MS, FrameKind::Reference), Admit::Skip(SkipReason::AwaitingKeyframe));
-        assert!(matches!(p.admit(132 * MS, FrameKind::Keyframe), Admit::Decode { publish: true }));
+        assert_eq!(
+            p.admit(99 * MS, FrameKind::Reference),
+            Admit::Skip(SkipReason::AwaitingKeyframe)
+        );
+        assert!(matches!(
+            p.admit(132 * MS, FrameKind::Keyframe),
+            Admit::Decode { publish: true }
+        ));
     }
 
     #[test]
@@ -288,8 +322,14 @@ mod tests {
         assert!(p.keyframe_only());
         p.set_fps(5.0);
         // Frame 91 is a P frame whose references were skipped.
-        assert_eq!(p.admit(91 * 1000 * MS / 15, FrameKind::Reference), Admit::Skip(SkipReason::AwaitingKeyframe));
-        assert!(matches!(p.admit(120 * 1000 * MS / 15, FrameKind::Keyframe), Admit::Decode { publish: true }));
+        assert_eq!(
+            p.admit(91 * 1000 * MS / 15, FrameKind::Reference),
+            Admit::Skip(SkipReason::AwaitingKeyframe)
+        );
+        assert!(matches!(
+            p.admit(120 * 1000 * MS / 15, FrameKind::Keyframe),
+            Admit::Decode { publish: true }
+        ));
     }
 
     #[test]
@@ -300,7 +340,11 @@ mod tests {
         let base = 10_000 * MS;
         let mut published = 0;
         for i in 0..15 {
-            let kind = if i == 0 { FrameKind::Keyframe } else { FrameKind::Reference };
+            let kind = if i == 0 {
+                FrameKind::Keyframe
+            } else {
+                FrameKind::Reference
+            };
             if let Admit::Decode { publish: true } = p.admit(base + i * 1000 * MS / 15, kind) {
                 published += 1;
             }

@@ -58,7 +58,12 @@ impl FramePool {
     /// Takes a free buffer, or `None` when every slot is in flight (the
     /// caller drops the frame and counts `pool_exhausted`).
     pub fn try_take(&self) -> Option<PooledBuf> {
-        let buf = self.inner.free.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
+        let buf = self
+            .inner
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()?;
         Some(PooledBuf {
             buf: Some(buf),
             len: 0,
@@ -71,7 +76,12 @@ impl FramePool {
     }
 
     pub fn usage(&self) -> PoolUsage {
-        let free = self.inner.free.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let free = self
+            .inner
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
         PoolUsage {
             slots: self.inner.slots,
             in_use: self.inner.slots - free,
@@ -98,7 +108,10 @@ impl PooledBuf {
     }
 
     pub fn set_len(&mut self, len: usize) {
-        assert!(len <= self.pool.slot_bytes, "frame larger than its pool slot");
+        assert!(
+            len <= self.pool.slot_bytes,
+            "frame larger than its pool slot"
+        );
         self.len = len;
     }
 
@@ -122,7 +135,11 @@ impl Drop for PooledBuf {
         if let Some(buf) = self.buf.take() {
             // The free list has capacity for every slot, so this push never
             // reallocates.
-            self.pool.free.lock().unwrap_or_else(|e| e.into_inner()).push(buf);
+            self.pool
+                .free
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(buf);
         }
     }
 }
@@ -136,7 +153,10 @@ mod tests {
         let pool = FramePool::new(2, 16);
         let a = pool.try_take().unwrap();
         let mut b = pool.try_take().unwrap();
-        assert!(pool.try_take().is_none(), "third take must fail: only two slots");
+        assert!(
+            pool.try_take().is_none(),
+            "third take must fail: only two slots"
+        );
         assert_eq!(pool.usage().in_use, 2);
         b.space()[..3].copy_from_slice(b"abc");
         b.set_len(3);

@@ -53,8 +53,14 @@ impl Service {
         for settings in config.camera_settings() {
             let topic = topics.camera_frame(&settings.name);
             let name = settings.name.clone();
-            let camera = Camera::start(settings, topic, Arc::clone(&sink), &decoders, Arc::clone(&status_changed))
-                .map_err(|e| anyhow::anyhow!("camera {name}: {e}"))?;
+            let camera = Camera::start(
+                settings,
+                topic,
+                Arc::clone(&sink),
+                &decoders,
+                Arc::clone(&status_changed),
+            )
+            .map_err(|e| anyhow::anyhow!("camera {name}: {e}"))?;
             cameras.push(camera);
         }
         let reporter = tokio::spawn(report_state(
@@ -84,12 +90,22 @@ impl Service {
         let deadline = Instant::now() + Duration::from_millis(1800);
         self.reporter.abort();
         let stops = self.cameras.into_iter().map(|c| c.stop());
-        let _ = tokio::time::timeout(Duration::from_millis(1000), futures::future::join_all(stops)).await;
+        let _ = tokio::time::timeout(
+            Duration::from_millis(1000),
+            futures::future::join_all(stops),
+        )
+        .await;
         let _ = self.status_changed;
         if self.link.is_connected() {
-            let _ = self
-                .client
-                .try_publish(self.topics.device_status(), QoS::AtLeastOnce, true, "offline");
+            let _ = self.client.try_publish(
+                self.topics.device_status(),
+                QoS::AtLeastOnce,
+                true,
+                "offline",
+            );
+            self.link
+                .closing
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             let _ = self.client.try_disconnect();
             // Let the event loop flush the offline message and DISCONNECT.
             let left = deadline.saturating_duration_since(Instant::now());
@@ -110,7 +126,8 @@ fn resolve_password(config: &Config) -> anyhow::Result<Option<String>> {
     }
     match &config.mqtt.password_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("mqtt.password_file {path}: {e}"))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("mqtt.password_file {path}: {e}"))?;
             Ok(Some(text.lines().next().unwrap_or_default().to_string()))
         }
         None => Ok(None),
@@ -143,7 +160,9 @@ async fn report_state(
             _ = ticker.tick() => stats_due = true,
         }
         if republish_all {
-            let _ = client.publish(topics.device_status(), QoS::AtLeastOnce, true, "online").await;
+            let _ = client
+                .publish(topics.device_status(), QoS::AtLeastOnce, true, "online")
+                .await;
             published_versions.iter_mut().for_each(|v| *v = 0);
         }
         let mut reports = serde_json::Map::new();
@@ -179,7 +198,10 @@ async fn report_state(
                     decoder: cam.status().decoder,
                 };
                 last_counters[i] = now;
-                reports.insert(cam.name.clone(), serde_json::to_value(report).unwrap_or_default());
+                reports.insert(
+                    cam.name.clone(),
+                    serde_json::to_value(report).unwrap_or_default(),
+                );
             }
         }
         for (i, cam) in cameras.iter().enumerate() {
@@ -189,7 +211,14 @@ async fn report_state(
             }
             published_versions[i] = version;
             let payload = status_json(cam, fps_actual[i]);
-            let _ = client.publish(topics.camera_status(&cam.name), QoS::AtLeastOnce, true, payload).await;
+            let _ = client
+                .publish(
+                    topics.camera_status(&cam.name),
+                    QoS::AtLeastOnce,
+                    true,
+                    payload,
+                )
+                .await;
         }
         if stats_due {
             let payload = serde_json::json!({
@@ -197,7 +226,9 @@ async fn report_state(
                 "cameras": reports,
                 "process": crate::health::process_usage(),
             });
-            let _ = client.publish(topics.stats(), QoS::AtMostOnce, false, payload.to_string()).await;
+            let _ = client
+                .publish(topics.stats(), QoS::AtMostOnce, false, payload.to_string())
+                .await;
         }
     }
 }

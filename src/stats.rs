@@ -251,13 +251,22 @@ mod tests {
     #[test]
     fn bucket_bounds_are_monotonic_and_contain_their_values() {
         let mut last = 0;
-        for us in [0u64, 1, 7, 8, 9, 15, 16, 100, 1000, 12_345, 1_000_000, 30_000_000] {
+        for us in [
+            0u64, 1, 7, 8, 9, 15, 16, 100, 1000, 12_345, 1_000_000, 30_000_000,
+        ] {
             let b = bucket_of(us);
             assert!(b >= last);
             last = b;
-            assert!(bucket_upper_us(b) >= us, "{us} above its bucket bound {}", bucket_upper_us(b));
+            assert!(
+                bucket_upper_us(b) >= us,
+                "{us} above its bucket bound {}",
+                bucket_upper_us(b)
+            );
             if b > 0 {
-                assert!(bucket_upper_us(b - 1) < us, "{us} belongs to an earlier bucket");
+                assert!(
+                    bucket_upper_us(b - 1) < us,
+                    "{us} belongs to an earlier bucket"
+                );
             }
         }
     }

@@ -57,7 +57,11 @@ pub struct CameraShared {
 }
 
 impl CameraShared {
-    pub fn new(settings: &CameraSettings, frame_topic: String, status_changed: Arc<Notify>) -> Self {
+    pub fn new(
+        settings: &CameraSettings,
+        frame_topic: String,
+        status_changed: Arc<Notify>,
+    ) -> Self {
         CameraShared {
             name: settings.name.clone(),
             source_display: settings.source.display(),
@@ -139,7 +143,9 @@ impl CameraShared {
         let admit = self.pacer().admit(stream_ns, kind);
         let publish = match admit {
             Admit::Skip(SkipReason::Paced) => return self.stats.dropped(DropReason::Paced),
-            Admit::Skip(SkipReason::AwaitingKeyframe) => return self.stats.dropped(DropReason::AwaitingKeyframe),
+            Admit::Skip(SkipReason::AwaitingKeyframe) => {
+                return self.stats.dropped(DropReason::AwaitingKeyframe);
+            }
             Admit::Decode { publish } => publish,
         };
         let info = UnitInfo {
@@ -228,7 +234,11 @@ impl Camera {
     }
 }
 
-async fn run_source(shared: Arc<CameraShared>, settings: CameraSettings, stop: watch::Receiver<bool>) {
+async fn run_source(
+    shared: Arc<CameraShared>,
+    settings: CameraSettings,
+    stop: watch::Receiver<bool>,
+) {
     if !settings.enabled {
         shared.set_state(CameraState::Offline, Some("disabled".into()));
         return;
@@ -238,9 +248,11 @@ async fn run_source(shared: Arc<CameraShared>, settings: CameraSettings, stop: w
         backoff_max: Duration::from_secs_f64(settings.backoff_max_s),
     };
     match settings.source {
-        SourceSpec::Rtsp { url, username, password } => {
-            crate::source::rtsp::run(shared, url, username, password, timing, stop).await
-        }
+        SourceSpec::Rtsp {
+            url,
+            username,
+            password,
+        } => crate::source::rtsp::run(shared, url, username, password, timing, stop).await,
         SourceSpec::Synthetic(spec) => crate::source::synthetic::run(shared, spec, stop).await,
     }
 }

@@ -31,7 +31,11 @@ pub struct StatusInfo {
 impl StatusInfo {
     pub fn new(enabled: bool) -> Self {
         StatusInfo {
-            state: if enabled { CameraState::Connecting } else { CameraState::Offline },
+            state: if enabled {
+                CameraState::Connecting
+            } else {
+                CameraState::Offline
+            },
             last_error: (!enabled).then(|| "disabled".to_string()),
             decoder: String::new(),
             source_size: None,

@@ -28,7 +28,10 @@ pub fn run(shared: Arc<CameraShared>, decoder: Box<dyn Decoder>, sink: Arc<dyn F
     let mut pipeline = match FramePipeline::new(decoder, shared.output().quality) {
         Ok(p) => p,
         Err(e) => {
-            shared.set_state(super::CameraState::Error, Some(format!("cannot start the encoder: {e}")));
+            shared.set_state(
+                super::CameraState::Error,
+                Some(format!("cannot start the encoder: {e}")),
+            );
             return;
         }
     };
@@ -80,7 +83,13 @@ impl FramePipeline {
     }
 
     /// Decodes one unit and, if the pacer chose it, publishes its picture.
-    pub fn process(&mut self, shared: &CameraShared, unit: &[u8], info: &UnitInfo, sink: &dyn FrameSink) {
+    pub fn process(
+        &mut self,
+        shared: &CameraShared,
+        unit: &[u8],
+        info: &UnitInfo,
+        sink: &dyn FrameSink,
+    ) {
         let started = Instant::now();
         let Self {
             decoder,
@@ -102,7 +111,9 @@ impl FramePipeline {
         };
         self.consecutive_errors = 0;
         shared.stats.frames_decoded.fetch_add(1, Ordering::Relaxed);
-        shared.stats.record_decode_us(started.elapsed().as_micros() as u64);
+        shared
+            .stats
+            .record_decode_us(started.elapsed().as_micros() as u64);
         let source_size = (picture.width, picture.height);
         if shared.source_size() != Some(source_size) {
             shared.update_status(|s| s.source_size = Some(source_size));
@@ -147,10 +158,18 @@ impl FramePipeline {
         };
         match sink.publish_frame(&shared.frame_topic, buf, &meta) {
             Ok(()) => {
-                shared.stats.frames_published.fetch_add(1, Ordering::Relaxed);
-                shared.stats.bytes_published.fetch_add(len as u64, Ordering::Relaxed);
+                shared
+                    .stats
+                    .frames_published
+                    .fetch_add(1, Ordering::Relaxed);
+                shared
+                    .stats
+                    .bytes_published
+                    .fetch_add(len as u64, Ordering::Relaxed);
                 let latency_ns = crate::clock::now_ns() - info.capture_ns;
-                shared.stats.record_latency_us((latency_ns.max(0) / 1000) as u64);
+                shared
+                    .stats
+                    .record_latency_us((latency_ns.max(0) / 1000) as u64);
             }
             Err(Refused::Backpressure) => shared.stats.dropped(DropReason::MqttBackpressure),
         }
@@ -166,7 +185,9 @@ impl FramePipeline {
         }
         // One log line per 10 s per camera, with the count in between.
         self.errors_since_log += 1;
-        let due = self.last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10));
+        let due = self
+            .last_error_log
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(10));
         if due {
             tracing::warn!(camera = %shared.name, errors = self.errors_since_log, "decode error: {message}");
             self.last_error_log = Some(Instant::now());
@@ -221,7 +242,8 @@ fn encode_jpeg(
     size: (usize, usize),
     out: &mut [u8],
 ) -> anyhow::Result<usize> {
-    let direct = size == (picture.width, picture.height) && matches!(picture.planes, Planes::I420 { .. });
+    let direct =
+        size == (picture.width, picture.height) && matches!(picture.planes, Planes::I420 { .. });
     if direct {
         // Same size and layout: encode straight from the decoder's planes.
         return jpeg.encode_i420(picture, out);
@@ -233,4 +255,3 @@ fn encode_jpeg(
     converter.convert(picture, size, Layout::I420, scratch);
     jpeg.encode_i420(&packed_i420(scratch, size.0, size.1), out)
 }
-

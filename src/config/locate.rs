@@ -12,7 +12,9 @@ pub fn key_line(text: &str, path: &[String]) -> Option<usize> {
     let mut span = None;
     let mut parts = path.iter().peekable();
     while let Some(part) = parts.next() {
-        let (key, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part.as_str())?;
+        let (key, value) = table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == part.as_str())?;
         span = Some(key.span());
         let mut value = value.get_ref();
         if let DeValue::Array(items) = value {
@@ -74,16 +76,19 @@ fn search(table: &DeTable<'_>, offset: usize) -> Option<Vec<String>> {
     for (key, value) in table.iter() {
         let name = key.get_ref().to_string();
         let here = covers(key.span()) || covers(value.span());
-        let inner = match value.get_ref() {
-            DeValue::Table(t) => search(t, offset).map(|p| (None, p)),
-            DeValue::Array(items) => items.iter().enumerate().find_map(|(i, item)| match item.get_ref() {
-                DeValue::Table(t) => search(t, offset)
-                    .or_else(|| covers(item.span()).then(Vec::new))
-                    .map(|p| (Some(i), p)),
-                _ => covers(item.span()).then(|| (Some(i), Vec::new())),
-            }),
-            _ => None,
-        };
+        let inner =
+            match value.get_ref() {
+                DeValue::Table(t) => search(t, offset).map(|p| (None, p)),
+                DeValue::Array(items) => items.iter().enumerate().find_map(|(i, item)| match item
+                    .get_ref()
+                {
+                    DeValue::Table(t) => search(t, offset)
+                        .or_else(|| covers(item.span()).then(Vec::new))
+                        .map(|p| (Some(i), p)),
+                    _ => covers(item.span()).then(|| (Some(i), Vec::new())),
+                }),
+                _ => None,
+            };
         match inner {
             Some((index, rest)) => {
                 let mut path = vec![name];
@@ -99,5 +104,9 @@ fn search(table: &DeTable<'_>, offset: usize) -> Option<Vec<String>> {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }

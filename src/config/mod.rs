@@ -269,10 +269,17 @@ impl Config {
             }
             SourceSpec::parse(&cam.source).map_err(|m| (key("source"), m))?;
             let s = self.camera_settings_unchecked(cam);
-            validate_values(s.fps, s.width, s.height, s.quality, s.pool_frames).map_err(|(k, m)| (key(k), m))?;
-            for (k, v) in [("stall_timeout_s", s.stall_timeout_s), ("backoff_max_s", s.backoff_max_s)] {
+            validate_values(s.fps, s.width, s.height, s.quality, s.pool_frames)
+                .map_err(|(k, m)| (key(k), m))?;
+            for (k, v) in [
+                ("stall_timeout_s", s.stall_timeout_s),
+                ("backoff_max_s", s.backoff_max_s),
+            ] {
                 if !(1.0..=3600.0).contains(&v) {
-                    return Err((key(k), format!("{k} must be between 1 and 3600 seconds, got {v}")));
+                    return Err((
+                        key(k),
+                        format!("{k} must be between 1 and 3600 seconds, got {v}"),
+                    ));
                 }
             }
         }
@@ -281,14 +288,18 @@ impl Config {
 
     /// Settings of every configured camera, defaults applied.
     pub fn camera_settings(&self) -> Vec<CameraSettings> {
-        self.cameras.iter().map(|c| self.camera_settings_unchecked(c)).collect()
+        self.cameras
+            .iter()
+            .map(|c| self.camera_settings_unchecked(c))
+            .collect()
     }
 
     fn camera_settings_unchecked(&self, c: &CameraConfig) -> CameraSettings {
         let d = &self.defaults;
         CameraSettings {
             name: c.name.clone(),
-            source: SourceSpec::parse(&c.source).expect("sources are validated before settings are built"),
+            source: SourceSpec::parse(&c.source)
+                .expect("sources are validated before settings are built"),
             enabled: c.enabled,
             fps: c.fps.unwrap_or(d.fps),
             width: c.width.or(d.width),
@@ -307,7 +318,9 @@ impl Config {
 pub fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -318,30 +331,49 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 fn validate_mqtt(m: &MqttConfig) -> Result<(), (&'static str, String)> {
-    let url = url::Url::parse(&m.url).map_err(|e| ("url", format!("not a URL ({e}): expected mqtt://host:port")))?;
+    let url = url::Url::parse(&m.url)
+        .map_err(|e| ("url", format!("not a URL ({e}): expected mqtt://host:port")))?;
     if !matches!(url.scheme(), "mqtt" | "mqtts" | "tcp" | "ssl") {
-        return Err(("url", format!("scheme {:?} is not supported: use mqtt:// or mqtts://", url.scheme())));
+        return Err((
+            "url",
+            format!(
+                "scheme {:?} is not supported: use mqtt:// or mqtts://",
+                url.scheme()
+            ),
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(("url", "the URL has no host".into()));
     }
     if m.password.is_some() && m.password_file.is_some() {
-        return Err(("password_file", "set either password or password_file, not both".into()));
+        return Err((
+            "password_file",
+            "set either password or password_file, not both".into(),
+        ));
     }
-    if m.topic_prefix.is_empty() || m.topic_prefix.contains(['+', '#']) || m.topic_prefix.ends_with('/') {
+    if m.topic_prefix.is_empty()
+        || m.topic_prefix.contains(['+', '#'])
+        || m.topic_prefix.ends_with('/')
+    {
         return Err((
             "topic_prefix",
             "must be non-empty, without wildcards (+ #) or a trailing /".into(),
         ));
     }
     if !(0.5..=3600.0).contains(&m.stats_interval_s) {
-        return Err(("stats_interval_s", "must be between 0.5 and 3600 seconds".into()));
+        return Err((
+            "stats_interval_s",
+            "must be between 0.5 and 3600 seconds".into(),
+        ));
     }
     if !(5..=3600).contains(&m.keep_alive_s) {
         return Err(("keep_alive_s", "must be between 5 and 3600 seconds".into()));
     }
     if !(64 * 1024..=256 * 1024 * 1024).contains(&m.max_packet_bytes) {
-        return Err(("max_packet_bytes", "must be between 65536 and 268435456".into()));
+        return Err((
+            "max_packet_bytes",
+            "must be between 65536 and 268435456".into(),
+        ));
     }
     if !(1..=100_000).contains(&m.queue_frames) {
         return Err(("queue_frames", "must be between 1 and 100000".into()));
@@ -358,20 +390,35 @@ pub fn validate_values(
     pool_frames: usize,
 ) -> Result<(), (&'static str, String)> {
     if !(FPS_RANGE.0..=FPS_RANGE.1).contains(&fps) {
-        return Err(("fps", format!("fps must be between {} and {}, got {fps}", FPS_RANGE.0, FPS_RANGE.1)));
+        return Err((
+            "fps",
+            format!(
+                "fps must be between {} and {}, got {fps}",
+                FPS_RANGE.0, FPS_RANGE.1
+            ),
+        ));
     }
     for (k, v) in [("width", width), ("height", height)] {
         if let Some(v) = v
             && (!(16..=MAX_DIMENSION).contains(&v) || v % 2 != 0)
         {
-            return Err((k, format!("{k} must be an even number between 16 and {MAX_DIMENSION}, got {v}")));
+            return Err((
+                k,
+                format!("{k} must be an even number between 16 and {MAX_DIMENSION}, got {v}"),
+            ));
         }
     }
     if !(1..=100).contains(&quality) {
-        return Err(("quality", format!("quality must be between 1 and 100, got {quality}")));
+        return Err((
+            "quality",
+            format!("quality must be between 1 and 100, got {quality}"),
+        ));
     }
     if !(1..=64).contains(&pool_frames) {
-        return Err(("pool_frames", format!("pool_frames must be between 1 and 64, got {pool_frames}")));
+        return Err((
+            "pool_frames",
+            format!("pool_frames must be between 1 and 64, got {pool_frames}"),
+        ));
     }
     Ok(())
 }

@@ -59,7 +59,8 @@ fn missing_section_is_named() {
 
 #[test]
 fn second_camera_errors_point_at_the_second_camera() {
-    let text = format!("{MINIMAL}[[camera]]\nname = \"cam1\"\nsource = \"rtsp://h/x\"\nwidth = 641\n");
+    let text =
+        format!("{MINIMAL}[[camera]]\nname = \"cam1\"\nsource = \"rtsp://h/x\"\nwidth = 641\n");
     let e = err(&text);
     assert_eq!(e.key, "camera[1].width");
     assert_eq!(e.line, Some(12));
@@ -69,7 +70,10 @@ fn second_camera_errors_point_at_the_second_camera() {
 fn duplicate_names_and_bad_sources_are_rejected_without_leaking_passwords() {
     let dup = format!("{MINIMAL}[[camera]]\nname = \"cam0\"\nsource = \"rtsp://h/x\"\n");
     assert_eq!(err(&dup).key, "camera[1].name");
-    let bad = MINIMAL.replace("rtsp://user:pass@127.0.0.1:8554/cam0", "ftp://user:pass@host/x");
+    let bad = MINIMAL.replace(
+        "rtsp://user:pass@127.0.0.1:8554/cam0",
+        "ftp://user:pass@host/x",
+    );
     let e = err(&bad);
     assert_eq!(e.key, "camera[0].source");
     assert!(!e.to_string().contains("pass@"), "{e}");
@@ -77,20 +81,34 @@ fn duplicate_names_and_bad_sources_are_rejected_without_leaking_passwords() {
 
 #[test]
 fn mqtt_url_and_device_id_are_checked() {
-    assert_eq!(err(&MINIMAL.replace("mqtt://127.0.0.1:1883", "http://x")).key, "mqtt.url");
-    assert_eq!(err(&MINIMAL.replace("id = \"box1\"", "id = \"box/1\"")).key, "device.id");
+    assert_eq!(
+        err(&MINIMAL.replace("mqtt://127.0.0.1:1883", "http://x")).key,
+        "mqtt.url"
+    );
+    assert_eq!(
+        err(&MINIMAL.replace("id = \"box1\"", "id = \"box/1\"")).key,
+        "device.id"
+    );
 }
 
 #[test]
 fn defaults_apply_and_cameras_override() {
-    let text = MINIMAL.replace("[[camera]]", "[defaults]\nfps = 2\nwidth = 640\nformat = \"nv12\"\n[[camera]]");
+    let text = MINIMAL.replace(
+        "[[camera]]",
+        "[defaults]\nfps = 2\nwidth = 640\nformat = \"nv12\"\n[[camera]]",
+    );
     let c = Config::parse(&text).unwrap();
     let s = &c.camera_settings()[0];
-    assert_eq!((s.fps, s.width, s.format), (5.0, Some(640), OutputFormat::Nv12));
+    assert_eq!(
+        (s.fps, s.width, s.format),
+        (5.0, Some(640), OutputFormat::Nv12)
+    );
 }
 
 #[test]
 fn example_config_in_the_repo_is_valid() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/edgecam.example.toml")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/edgecam.example.toml"))
+            .unwrap();
     Config::parse(&text).unwrap();
 }

@@ -2,9 +2,9 @@
 //! assembly when nasm is present). Runs everywhere; the fallback of last
 //! resort and the default on boards without a usable hardware decoder.
 
+use openh264::OpenH264API;
 use openh264::decoder::{DecodedYUV, Decoder as H264Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
-use openh264::OpenH264API;
 
 use super::{DecodeError, Decoder, Picture, Planes};
 

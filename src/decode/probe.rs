@@ -72,7 +72,8 @@ impl DecoderFactory {
         let report = ProbeReport {
             backends: vec![software, v4l2, gst],
             auto_choice: "software",
-            auto_reason: "no hardware decoder backend is usable; openh264 decodes in software".into(),
+            auto_reason: "no hardware decoder backend is usable; openh264 decodes in software"
+                .into(),
             video_nodes,
         };
         DecoderFactory { report }
@@ -133,8 +134,16 @@ mod tests {
         std::fs::write(node.join("name"), "vivid-000-vid-cap\n").unwrap();
         let f = DecoderFactory::probe_in(dir.path());
         assert_eq!(f.report().auto_choice, "software");
-        assert!(f.report().backends.iter().any(|b| b.backend == "software" && b.available));
+        assert!(
+            f.report()
+                .backends
+                .iter()
+                .any(|b| b.backend == "software" && b.available)
+        );
         assert_eq!(f.report().video_nodes[0].name, "vivid-000-vid-cap");
-        assert_eq!(f.open(DecoderChoice::Auto).unwrap().describe(), "openh264 (software)");
+        assert_eq!(
+            f.open(DecoderChoice::Auto).unwrap().describe(),
+            "openh264 (software)"
+        );
     }
 }

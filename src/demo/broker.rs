@@ -29,11 +29,13 @@ max_inflight_count = 100
     );
     let config: rumqttd::Config = toml::from_str(&config_text)?;
     let mut broker = rumqttd::Broker::new(config);
-    std::thread::Builder::new().name("demo-broker".into()).spawn(move || {
-        if let Err(e) = broker.start() {
-            tracing::error!("embedded broker stopped: {e}");
-        }
-    })?;
+    std::thread::Builder::new()
+        .name("demo-broker".into())
+        .spawn(move || {
+            if let Err(e) = broker.start() {
+                tracing::error!("embedded broker stopped: {e}");
+            }
+        })?;
     // Wait until it accepts connections.
     for _ in 0..100 {
         if std::net::TcpStream::connect(addr).is_ok() {

@@ -25,14 +25,20 @@ pub struct DemoOptions {
 }
 
 pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
-    anyhow::ensure!((1..=64).contains(&opts.cameras), "--cameras must be between 1 and 64");
+    anyhow::ensure!(
+        (1..=64).contains(&opts.cameras),
+        "--cameras must be between 1 and 64"
+    );
     let port = broker::start()?;
     let mut text = format!(
         "[device]\nid = \"demo\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\nstats_interval_s = 5\n[defaults]\nfps = {}\n",
         opts.fps
     );
     for i in 0..opts.cameras {
-        text.push_str(&format!("[[camera]]\nname = \"cam{i}\"\nsource = \"synthetic:{}\"\n", opts.source));
+        text.push_str(&format!(
+            "[[camera]]\nname = \"cam{i}\"\nsource = \"synthetic:{}\"\n",
+            opts.source
+        ));
     }
     let config = Config::parse(&text).map_err(|e| anyhow::anyhow!("demo settings: {e}"))?;
     let board = watch::watch(port, "edgecam/demo/+/frame".into(), opts.out.clone(), 3).await?;
@@ -42,9 +48,15 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         "edgecam demo: {} synthetic camera(s) {} -> {} fps JPEG, embedded broker on 127.0.0.1:{port}",
         opts.cameras, opts.source, opts.fps
     );
-    println!("subscribe yourself: mosquitto_sub -p {port} -V mqttv5 -t 'edgecam/demo/#' -F '%t %l bytes'");
+    println!(
+        "subscribe yourself: mosquitto_sub -p {port} -V mqttv5 -t 'edgecam/demo/#' -F '%t %l bytes'"
+    );
     crate::health::process_usage();
-    let mut last: Vec<Counters> = service.cameras.iter().map(|c| c.shared.stats.counters()).collect();
+    let mut last: Vec<Counters> = service
+        .cameras
+        .iter()
+        .map(|c| c.shared.stats.counters())
+        .collect();
     let mut last_received: Vec<u64> = vec![0; service.cameras.len()];
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
@@ -59,20 +71,37 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         last_at = Instant::now();
         let usage = crate::health::process_usage();
         let board_now = board.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if first_frame_ms.is_none() && board_now.values().any(|r| r.frames > 0) {
-            first_frame_ms = Some(started.elapsed().as_millis());
+        if first_frame_ms.is_none() {
+            first_frame_ms = board_now
+                .values()
+                .filter_map(|r| r.first_at)
+                .min()
+                .map(|t| (t - started).as_millis());
         }
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
             "\n{:<6} {:<8} {:>6} {:>7} {:>7} {:>6} {:>9} {:>9} {:>9}  size",
-            "camera", "state", "fps in", "decoded", "fps out", "drops", "lat p50", "lat p99", "received"
+            "camera",
+            "state",
+            "fps in",
+            "decoded",
+            "fps out",
+            "drops",
+            "lat p50",
+            "lat p99",
+            "received"
         );
         for (i, cam) in service.cameras.iter().enumerate() {
             let now = cam.shared.stats.counters();
             let r = board_now.get(&cam.shared.name).cloned().unwrap_or_default();
-            let dropped: u64 = now.dropped.iter().sum::<u64>() - now.dropped[crate::stats::DropReason::Paced as usize];
-            let ms = |q| r.latency.quantile_ms(q).map_or("-".into(), |v: f64| format!("{v:.1} ms"));
+            let dropped: u64 = now.dropped.iter().sum::<u64>()
+                - now.dropped[crate::stats::DropReason::Paced as usize];
+            let ms = |q| {
+                r.latency
+                    .quantile_ms(q)
+                    .map_or("-".into(), |v: f64| format!("{v:.1} ms"))
+            };
             let _ = writeln!(
                 out,
                 "{:<6} {:<8} {:>6.1} {:>7.1} {:>7.1} {:>6} {:>9} {:>9} {:>9}  {}x{}",

@@ -14,6 +14,8 @@ use crate::stats::Histogram;
 
 #[derive(Default, Clone)]
 pub struct Received {
+    /// When the first frame arrived.
+    pub first_at: Option<std::time::Instant>,
     pub frames: u64,
     pub bytes: u64,
     /// Gaps in `seq`: frames that were lost between edgecam and here.
@@ -28,7 +30,12 @@ pub struct Received {
 pub type Board = Arc<Mutex<BTreeMap<String, Received>>>;
 
 /// Subscribes to `<prefix>/<device>/+/frame` and records into the board.
-pub async fn watch(port: u16, filter: String, out: PathBuf, keep_per_camera: usize) -> anyhow::Result<Board> {
+pub async fn watch(
+    port: u16,
+    filter: String,
+    out: PathBuf,
+    keep_per_camera: usize,
+) -> anyhow::Result<Board> {
     std::fs::create_dir_all(&out)?;
     let mut opts = MqttOptions::new("edgecam-demo-watcher", "127.0.0.1", port);
     opts.set_max_packet_size(Some(16 * 1024 * 1024));
@@ -41,7 +48,9 @@ pub async fn watch(port: u16, filter: String, out: PathBuf, keep_per_camera: usi
         let _client = client;
         loop {
             match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => record(&board2, &p, &out, keep_per_camera),
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    record(&board2, &p, &out, keep_per_camera)
+                }
                 Ok(_) => {}
                 Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
             }
@@ -50,7 +59,12 @@ pub async fn watch(port: u16, filter: String, out: PathBuf, keep_per_camera: usi
     Ok(board)
 }
 
-fn record(board: &Board, p: &rumqttc::v5::mqttbytes::v5::Publish, out: &std::path::Path, keep: usize) {
+fn record(
+    board: &Board,
+    p: &rumqttc::v5::mqttbytes::v5::Publish,
+    out: &std::path::Path,
+    keep: usize,
+) {
     let topic = String::from_utf8_lossy(&p.topic);
     let mut levels = topic.rsplit('/');
     let (_frame, camera) = (levels.next(), levels.next().unwrap_or("?").to_string());
@@ -64,6 +78,7 @@ fn record(board: &Board, p: &rumqttc::v5::mqttbytes::v5::Publish, out: &std::pat
     let mut board = board.lock().unwrap_or_else(|e| e.into_inner());
     let r = board.entry(camera.clone()).or_default();
     r.frames += 1;
+    r.first_at.get_or_insert_with(std::time::Instant::now);
     r.bytes += p.payload.len() as u64;
     if let Some(ts) = prop("ts_ns") {
         r.latency.record_us(((now - ts).max(0) / 1000) as u64);

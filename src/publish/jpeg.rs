@@ -15,7 +15,10 @@ impl JpegEncoder {
         let mut compressor = Compressor::new()?;
         compressor.set_quality(i32::from(quality))?;
         compressor.set_subsamp(Subsamp::Sub2x2)?;
-        Ok(JpegEncoder { compressor, quality })
+        Ok(JpegEncoder {
+            compressor,
+            quality,
+        })
     }
 
     pub fn set_quality(&mut self, quality: u8) -> anyhow::Result<()> {
@@ -28,13 +31,21 @@ impl JpegEncoder {
 
     /// Worst-case JPEG size for a 4:2:0 picture, to size output buffers.
     pub fn max_len(width: usize, height: usize) -> usize {
-        turbojpeg::compressed_buf_len(width, height, Subsamp::Sub2x2).unwrap_or(width * height * 2 + 65536)
+        turbojpeg::compressed_buf_len(width, height, Subsamp::Sub2x2)
+            .unwrap_or(width * height * 2 + 65536)
     }
 
     /// Encodes an I420 picture (strided planes) into `out`; returns the
     /// JPEG's length.
     pub fn encode_i420(&mut self, pic: &Picture<'_>, out: &mut [u8]) -> anyhow::Result<usize> {
-        let Planes::I420 { y, u, v, y_stride, uv_stride } = pic.planes else {
+        let Planes::I420 {
+            y,
+            u,
+            v,
+            y_stride,
+            uv_stride,
+        } = pic.planes
+        else {
             anyhow::bail!("the JPEG encoder takes I420; convert NV12 first");
         };
         let ch = pic.height.div_ceil(2);
@@ -62,6 +73,12 @@ pub fn packed_i420(buf: &[u8], width: usize, height: usize) -> Picture<'_> {
     Picture {
         width,
         height,
-        planes: Planes::I420 { y, u, v, y_stride: width, uv_stride: cw },
+        planes: Planes::I420 {
+            y,
+            u,
+            v,
+            y_stride: width,
+            uv_stride: cw,
+        },
     }
 }

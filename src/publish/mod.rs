@@ -32,5 +32,10 @@ pub enum Refused {
 /// Where a camera's finished frames go. Never blocks: a sink that cannot
 /// take a frame right now refuses it and the frame is counted as dropped.
 pub trait FrameSink: Send + Sync {
-    fn publish_frame(&self, frame_topic: &str, payload: PooledBuf, meta: &FrameMeta) -> Result<(), Refused>;
+    fn publish_frame(
+        &self,
+        frame_topic: &str,
+        payload: PooledBuf,
+        meta: &FrameMeta,
+    ) -> Result<(), Refused>;
 }

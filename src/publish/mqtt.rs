@@ -34,6 +34,8 @@ pub struct LinkState {
     pub connects: AtomicU64,
     /// Signalled on every (re)connection: retained state must be republished.
     pub on_connect: Notify,
+    /// Set before a deliberate disconnect, so it is not logged as a failure.
+    pub closing: AtomicBool,
 }
 
 impl LinkState {
@@ -44,19 +46,37 @@ impl LinkState {
 
 /// Builds the client options. `password` is resolved by the caller (it may
 /// come from a file).
-pub fn options(cfg: &MqttConfig, device_id: &str, topics: &Topics, password: Option<String>) -> anyhow::Result<MqttOptions> {
+pub fn options(
+    cfg: &MqttConfig,
+    device_id: &str,
+    topics: &Topics,
+    password: Option<String>,
+) -> anyhow::Result<MqttOptions> {
     let url = url::Url::parse(&cfg.url)?;
     let tls = matches!(url.scheme(), "mqtts" | "ssl");
-    let host = url.host_str().unwrap_or("localhost").trim_matches(['[', ']']).to_string();
+    let host = url
+        .host_str()
+        .unwrap_or("localhost")
+        .trim_matches(['[', ']'])
+        .to_string();
     let port = url.port().unwrap_or(if tls { 8883 } else { 1883 });
-    let client_id = cfg.client_id.clone().unwrap_or_else(|| format!("edgecam-{device_id}"));
+    let client_id = cfg
+        .client_id
+        .clone()
+        .unwrap_or_else(|| format!("edgecam-{device_id}"));
     let mut opts = MqttOptions::new(client_id, host, port);
     opts.set_keep_alive(Duration::from_secs(cfg.keep_alive_s));
     opts.set_clean_start(true);
     opts.set_max_packet_size(Some(cfg.max_packet_bytes as u32));
     opts.set_request_channel_capacity(cfg.queue_frames);
     opts.set_connection_timeout(10);
-    opts.set_last_will(LastWill::new(topics.device_status(), "offline", QoS::AtLeastOnce, true, None));
+    opts.set_last_will(LastWill::new(
+        topics.device_status(),
+        "offline",
+        QoS::AtLeastOnce,
+        true,
+        None,
+    ));
     if let Some(user) = &cfg.username {
         opts.set_credentials(user.clone(), password.unwrap_or_default());
     }
@@ -81,7 +101,11 @@ pub fn client(opts: MqttOptions, queue: usize) -> (AsyncClient, EventLoop) {
 
 /// Polls the event loop forever: tracks the connection, reconnects with
 /// backoff, and forwards incoming publishes (commands) to `incoming`.
-pub async fn drive(mut eventloop: EventLoop, link: Arc<LinkState>, incoming: mpsc::Sender<Publish>) {
+pub async fn drive(
+    mut eventloop: EventLoop,
+    link: Arc<LinkState>,
+    incoming: mpsc::Sender<Publish>,
+) {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     loop {
         match eventloop.poll().await {
@@ -106,6 +130,9 @@ pub async fn drive(mut eventloop: EventLoop, link: Arc<LinkState>, incoming: mps
             Ok(_) => {}
             Err(e) => {
                 let was = link.connected.swap(false, Ordering::Relaxed);
+                if link.closing.load(Ordering::Relaxed) {
+                    return;
+                }
                 let delay = backoff.next_delay();
                 if was || backoff.attempt() <= 1 {
                     tracing::warn!(error = %describe(&e), retry_in_ms = delay.as_millis() as u64, "mqtt connection lost");
@@ -155,12 +182,23 @@ pub fn frame_properties(meta: &FrameMeta) -> PublishProperties {
 }
 
 impl FrameSink for MqttFrameSink {
-    fn publish_frame(&self, frame_topic: &str, payload: PooledBuf, meta: &FrameMeta) -> Result<(), Refused> {
+    fn publish_frame(
+        &self,
+        frame_topic: &str,
+        payload: PooledBuf,
+        meta: &FrameMeta,
+    ) -> Result<(), Refused> {
         // The pooled buffer itself is the payload: no copy, and it returns to
         // its pool when the event loop has written it out.
         let payload = Bytes::from_owner(payload);
         self.client
-            .try_publish_with_properties(frame_topic, QoS::AtMostOnce, false, payload, frame_properties(meta))
+            .try_publish_with_properties(
+                frame_topic,
+                QoS::AtMostOnce,
+                false,
+                payload,
+                frame_properties(meta),
+            )
             .map_err(|_| Refused::Backpressure)
     }
 }

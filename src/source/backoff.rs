@@ -14,7 +14,11 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(initial: Duration, cap: Duration) -> Self {
-        Backoff { initial, cap, attempt: 0 }
+        Backoff {
+            initial,
+            cap,
+            attempt: 0,
+        }
     }
 
     /// The delay before the next attempt: `initial * 2^n` capped, then
@@ -47,8 +51,15 @@ mod tests {
     #[test]
     fn doubles_up_to_the_cap_then_resets() {
         let mut b = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
-        let delays: Vec<_> = (0..10).map(|_| b.next_delay_with(1.0).as_millis()).collect();
-        assert_eq!(delays, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000]);
+        let delays: Vec<_> = (0..10)
+            .map(|_| b.next_delay_with(1.0).as_millis())
+            .collect();
+        assert_eq!(
+            delays,
+            [
+                500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000
+            ]
+        );
         b.reset();
         assert_eq!(b.next_delay_with(0.5).as_millis(), 250);
     }

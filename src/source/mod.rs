@@ -32,10 +32,15 @@ pub enum SourceSpec {
 
 impl SourceSpec {
     pub fn parse(text: &str) -> Result<SourceSpec, String> {
-        let scheme = text.split(':').next().unwrap_or_default().to_ascii_lowercase();
+        let scheme = text
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         match scheme.as_str() {
             "rtsp" | "rtsps" => {
-                let mut url = url::Url::parse(text).map_err(|e| format!("not a valid RTSP URL ({e}): {}", redact_url(text)))?;
+                let mut url = url::Url::parse(text)
+                    .map_err(|e| format!("not a valid RTSP URL ({e}): {}", redact_url(text)))?;
                 if url.host_str().is_none_or(str::is_empty) {
                     return Err(format!("the RTSP URL has no host: {}", redact_url(text)));
                 }
@@ -43,7 +48,11 @@ impl SourceSpec {
                 let password = url.password().map(percent_decode);
                 let _ = url.set_username("");
                 let _ = url.set_password(None);
-                Ok(SourceSpec::Rtsp { url, username, password })
+                Ok(SourceSpec::Rtsp {
+                    url,
+                    username,
+                    password,
+                })
             }
             "synthetic" => Ok(SourceSpec::Synthetic(synthetic::SyntheticSpec::parse(
                 text.trim_start_matches("synthetic").trim_start_matches(':'),
@@ -62,7 +71,11 @@ impl SourceSpec {
     /// password.
     pub fn display(&self) -> String {
         match self {
-            SourceSpec::Rtsp { url, username, password } => {
+            SourceSpec::Rtsp {
+                url,
+                username,
+                password,
+            } => {
                 let mut shown = url.clone();
                 if username.is_some() || password.is_some() {
                     let _ = shown.set_username("***");
@@ -94,7 +107,14 @@ mod tests {
     #[test]
     fn rtsp_credentials_are_split_off_and_never_displayed() {
         let spec = SourceSpec::parse("rtsp://admin:s3cr%40t@10.0.0.5:554/stream1").unwrap();
-        let SourceSpec::Rtsp { url, username, password } = &spec else { panic!() };
+        let SourceSpec::Rtsp {
+            url,
+            username,
+            password,
+        } = &spec
+        else {
+            panic!()
+        };
         assert_eq!(url.as_str(), "rtsp://10.0.0.5:554/stream1");
         assert_eq!(username.as_deref(), Some("admin"));
         assert_eq!(password.as_deref(), Some("s3cr@t"));
@@ -114,8 +134,13 @@ mod tests {
 
     #[test]
     fn synthetic_defaults_and_parameters() {
-        assert!(matches!(SourceSpec::parse("synthetic:"), Ok(SourceSpec::Synthetic(_))));
-        let SourceSpec::Synthetic(s) = SourceSpec::parse("synthetic:320x240@10").unwrap() else { panic!() };
+        assert!(matches!(
+            SourceSpec::parse("synthetic:"),
+            Ok(SourceSpec::Synthetic(_))
+        ));
+        let SourceSpec::Synthetic(s) = SourceSpec::parse("synthetic:320x240@10").unwrap() else {
+            panic!()
+        };
         assert_eq!((s.width, s.height, s.fps), (320, 240, 10));
         assert!(SourceSpec::parse("synthetic:abc").is_err());
     }

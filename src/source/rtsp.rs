@@ -13,7 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use retina::client::{Credentials, PlayOptions, SessionGroup, SessionOptions, SetupOptions, TcpTransportOptions, Transport};
+use retina::client::{
+    Credentials, PlayOptions, SessionGroup, SessionOptions, SetupOptions, TcpTransportOptions,
+    Transport,
+};
 use retina::codec::{CodecItem, FrameFormat, VideoFrame};
 use tokio::sync::watch;
 
@@ -54,7 +57,10 @@ pub async fn run(
     let mut first = true;
     loop {
         if !first {
-            shared.stats.reconnects.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            shared
+                .stats
+                .reconnects
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         first = false;
         shared.set_state(CameraState::Connecting, None);
@@ -104,11 +110,17 @@ async fn session(
         .session_group(Arc::clone(group))
         .user_agent(format!("edgecam/{}", env!("CARGO_PKG_VERSION")));
     let connect = async {
-        let mut session = retina::client::Session::describe(url.clone(), options).await.map_err(|e| failed("DESCRIBE failed", &e))?;
+        let mut session = retina::client::Session::describe(url.clone(), options)
+            .await
+            .map_err(|e| failed("DESCRIBE failed", &e))?;
         let Some(index) = session.streams().iter().position(|s| s.media() == "video") else {
-            return Err(Ended::Unsupported("the camera offers no video stream".into()));
+            return Err(Ended::Unsupported(
+                "the camera offers no video stream".into(),
+            ));
         };
-        let encoding = session.streams()[index].encoding_name().to_ascii_lowercase();
+        let encoding = session.streams()[index]
+            .encoding_name()
+            .to_ascii_lowercase();
         match encoding.as_str() {
             "h264" => {}
             "h265" => {
@@ -121,7 +133,11 @@ async fn session(
                     "the camera sends MJPEG over RTSP, which is not supported yet; set the camera's stream to H.264".into(),
                 ));
             }
-            other => return Err(Ended::Unsupported(format!("unsupported video encoding {other:?}; edgecam decodes H.264"))),
+            other => {
+                return Err(Ended::Unsupported(format!(
+                    "unsupported video encoding {other:?}; edgecam decodes H.264"
+                )));
+            }
         }
         let clock_rate = session.streams()[index].clock_rate_hz();
         session
@@ -133,20 +149,24 @@ async fn session(
             )
             .await
             .map_err(|e| failed("SETUP failed", &e))?;
-        let playing = session.play(PlayOptions::default()).await.map_err(|e| failed("PLAY failed", &e))?;
+        let playing = session
+            .play(PlayOptions::default())
+            .await
+            .map_err(|e| failed("PLAY failed", &e))?;
         let demuxed = playing.demuxed().map_err(|e| failed("cannot demux", &e))?;
         Ok((demuxed, clock_rate))
     };
-    let (mut demuxed, _clock_rate) = match tokio::time::timeout(Duration::from_secs(15), connect).await {
-        Ok(Ok(v)) => v,
-        Ok(Err(ended)) => return ended,
-        Err(_) => {
-            return Ended::Failed {
-                error: "connecting timed out after 15 s".into(),
-                delivered: false,
-            };
-        }
-    };
+    let (mut demuxed, _clock_rate) =
+        match tokio::time::timeout(Duration::from_secs(15), connect).await {
+            Ok(Ok(v)) => v,
+            Ok(Err(ended)) => return ended,
+            Err(_) => {
+                return Ended::Failed {
+                    error: "connecting timed out after 15 s".into(),
+                    delivered: false,
+                };
+            }
+        };
 
     let mut clock = CaptureClock::default();
     let mut delivered = false;
@@ -158,7 +178,10 @@ async fn session(
         let item = match tokio::time::timeout(watchdog, demuxed.next()).await {
             Err(_) => {
                 return Ended::Failed {
-                    error: format!("no data for {:.0} s (stalled); reconnecting", watchdog.as_secs_f64()),
+                    error: format!(
+                        "no data for {:.0} s (stalled); reconnecting",
+                        watchdog.as_secs_f64()
+                    ),
                     delivered,
                 };
             }
@@ -203,7 +226,8 @@ fn offer(shared: &CameraShared, frame: &VideoFrame, clock: &mut CaptureClock) {
         shared.note_loss();
     }
     let ts = frame.timestamp();
-    let stream_ns = (i128::from(ts.elapsed()) * 1_000_000_000 / i128::from(ts.clock_rate().get())) as i64;
+    let stream_ns =
+        (i128::from(ts.elapsed()) * 1_000_000_000 / i128::from(ts.clock_rate().get())) as i64;
     let capture_ns = clock.capture_ns(stream_ns, now_ns());
     shared.offer_unit(&[frame.data()], kind, stream_ns, capture_ns);
 }
@@ -241,10 +265,19 @@ mod tests {
         let base = 1_700_000_000_000_000_000;
         assert_eq!(c.capture_ns(0, base), base);
         // Arrives 30 ms late: still stamped at its RTP time.
-        assert_eq!(c.capture_ns(66_000_000, base + 96_000_000), base + 66_000_000);
+        assert_eq!(
+            c.capture_ns(66_000_000, base + 96_000_000),
+            base + 66_000_000
+        );
         // Never in the future.
-        assert_eq!(c.capture_ns(200_000_000, base + 150_000_000), base + 150_000_000);
+        assert_eq!(
+            c.capture_ns(200_000_000, base + 150_000_000),
+            base + 150_000_000
+        );
         // Re-anchored: later frames follow from the new anchor.
-        assert_eq!(c.capture_ns(266_000_000, base + 230_000_000), base + 216_000_000);
+        assert_eq!(
+            c.capture_ns(266_000_000, base + 230_000_000),
+            base + 216_000_000
+        );
     }
 }

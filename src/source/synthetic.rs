@@ -46,7 +46,11 @@ impl SyntheticSpec {
         if text.is_empty() {
             return Ok(spec);
         }
-        let bad = || format!("synthetic source {text:?}: expected synthetic:WIDTHxHEIGHT[@FPS], e.g. synthetic:640x360@15");
+        let bad = || {
+            format!(
+                "synthetic source {text:?}: expected synthetic:WIDTHxHEIGHT[@FPS], e.g. synthetic:640x360@15"
+            )
+        };
         let (size, fps) = match text.split_once('@') {
             Some((s, f)) => (s, Some(f)),
             None => (text, None),
@@ -109,7 +113,9 @@ pub fn clip(spec: SyntheticSpec) -> anyhow::Result<Arc<Clip>> {
 
 fn encode(spec: SyntheticSpec) -> anyhow::Result<Clip> {
     let config = EncoderConfig::new()
-        .bitrate(BitRate::from_bps((spec.width * spec.height * spec.fps as usize / 8) as u32))
+        .bitrate(BitRate::from_bps(
+            (spec.width * spec.height * spec.fps as usize / 8) as u32,
+        ))
         .max_frame_rate(FrameRate::from_hz(spec.fps as f32))
         .intra_frame_period(IntraFramePeriod::from_num_frames(spec.gop() as u32));
     let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config)?;
@@ -155,8 +161,16 @@ pub fn paint(yuv: &mut [u8], width: usize, height: usize, n: usize) {
         for x in 0..cw {
             let i = y * cw + x;
             let in_band = y * 2 < band;
-            u[i] = if in_band { 128 } else { (96 + (x + n) % 64) as u8 };
-            v[i] = if in_band { 128 } else { (96 + (y + n) % 64) as u8 };
+            u[i] = if in_band {
+                128
+            } else {
+                (96 + (x + n) % 64) as u8
+            };
+            v[i] = if in_band {
+                128
+            } else {
+                (96 + (y + n) % 64) as u8
+            };
         }
     }
 }
@@ -170,7 +184,10 @@ pub fn read_barcode(luma: &[u8], width: usize, height: usize) -> u16 {
         let x0 = bit * width / 16;
         let x1 = (bit + 1) * width / 16;
         let (a, b) = (x0 + (x1 - x0) / 4, x1 - (x1 - x0) / 4);
-        let sum: u32 = luma[y * width + a..y * width + b].iter().map(|&p| u32::from(p)).sum();
+        let sum: u32 = luma[y * width + a..y * width + b]
+            .iter()
+            .map(|&p| u32::from(p))
+            .sum();
         if sum / (b - a) as u32 > 128 {
             n |= 1 << bit;
         }
@@ -182,8 +199,12 @@ pub fn read_barcode(luma: &[u8], width: usize, height: usize) -> u16 {
 pub async fn run(shared: Arc<CameraShared>, spec: SyntheticSpec, mut stop: watch::Receiver<bool>) {
     let clip = match tokio::task::spawn_blocking(move || clip(spec)).await {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) => return shared.set_state(CameraState::Error, Some(format!("synthetic clip: {e}"))),
-        Err(e) => return shared.set_state(CameraState::Error, Some(format!("synthetic clip: {e}"))),
+        Ok(Err(e)) => {
+            return shared.set_state(CameraState::Error, Some(format!("synthetic clip: {e}")));
+        }
+        Err(e) => {
+            return shared.set_state(CameraState::Error, Some(format!("synthetic clip: {e}")));
+        }
     };
     shared.set_state(CameraState::Online, None);
     let frame_ns = 1_000_000_000 / i64::from(spec.fps);
@@ -229,7 +250,13 @@ mod tests {
         let spec = SyntheticSpec::parse("160x96@10").unwrap();
         let clip = clip(spec).unwrap();
         assert_eq!(clip.units.len(), spec.clip_frames());
-        let keys: Vec<_> = clip.units.iter().enumerate().filter(|(_, u)| u.1 == FrameKind::Keyframe).map(|(i, _)| i).collect();
+        let keys: Vec<_> = clip
+            .units
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.1 == FrameKind::Keyframe)
+            .map(|(i, _)| i)
+            .collect();
         assert_eq!(keys, vec![0, 20, 40, 60]);
     }
 }

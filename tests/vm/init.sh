@@ -21,7 +21,7 @@ echo "VMTEST MODULES loaded=[$VM_MODULES] uptime=$(up)"
 for d in /sys/class/video4linux/*; do
 	[ -e "$d/name" ] && echo "VMTEST NODE /dev/$(basename "$d") $(cat "$d/name")"
 done
-cd /tmp
+cd /tmp || exit 1
 # (no pipe here: a killed case's children would keep it open)
 timeout -s KILL "$VM_CASE_TIMEOUT" sh -c '. /lib/vmtest.sh; . /case.sh' 2>&1
 rc=$?

@@ -3,7 +3,7 @@
 
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$VM_DIR/../.." && pwd)
-VM_CACHE=${EDGECAM_VM_CACHE:-$HOME/.cache/edgecam-vm}
+VM_CACHE=${EDGECAM_VM_CACHE:-${HOME:-/root}/.cache/edgecam-vm}
 
 # Bump when the way setup.sh builds a kernel directory changes: every cached kernel is rebuilt.
 VM_RECIPE=1

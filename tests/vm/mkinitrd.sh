@@ -19,7 +19,7 @@ DEFAULT_OPTIONS=(
 	"vivid n_devs=1 node_types=0x1"
 	"v4l2loopback devices=1 exclusive_caps=1 card_label=edgecam-loopback"
 )
-OUT= SCRIPT= MODULES= CASE_TIMEOUT=${VM_CASE_TIMEOUT:-600}
+OUT='' SCRIPT='' MODULES='' CASE_TIMEOUT=${VM_CASE_TIMEOUT:-600}
 BINARIES=() FILES=() OPTIONS=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -36,7 +36,7 @@ done
 [ -n "$OUT" ] && [ -n "$SCRIPT" ] || vm_die "usage: mkinitrd.sh --out FILE --script CASE.sh [...]"
 [ -f "$SCRIPT" ] || vm_die "no such case script: $SCRIPT"
 K=$(vm_kernel_dir) || vm_die "no prepared kernel in $VM_CACHE: run tests/vm/setup.sh"
-. "$K/info"
+DEBIAN_VERSION=$(sed -n 's/^DEBIAN_VERSION=//p' "$K/info")
 
 # header directives of the case script
 directive() { sed -nE "s/^#[[:space:]]*vm-$1:[[:space:]]*(.*[^[:space:]])[[:space:]]*$/\1/p" "$SCRIPT"; }

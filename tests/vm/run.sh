@@ -15,7 +15,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-SCRIPT= LOG= TIMEOUT= MEM=512 APPEND= QUIET=
+SCRIPT='' LOG='' TIMEOUT='' MEM=512 APPEND='' QUIET=''
 MK_ARGS=()
 while [ $# -gt 0 ]; do
 	case $1 in

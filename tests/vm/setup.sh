@@ -44,7 +44,10 @@ if [ -n "$missing" ]; then
 	apt_update
 	vm_log "apt-get install$missing"
 	# busybox-static replaces the dynamic busybox package if that one is installed
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2
+	mkdir -p "$VM_CACHE"
+	# shellcheck disable=SC2086
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing \
+		>"$VM_CACHE/apt-install.log" 2>&1 || { cat "$VM_CACHE/apt-install.log" >&2; vm_die "apt-get install failed"; }
 fi
 file -L /bin/busybox | grep -q 'statically linked' || vm_die "/bin/busybox is not static (install busybox-static)"
 
@@ -69,7 +72,7 @@ resolve_kv() {
 	fi
 	[ -n "$KV" ] || return 1
 	K=$VM_CACHE/kernels/$KV
-	HV= SERIES=
+	HV='' SERIES=''
 	[ -f "$K/info" ] && . "$K/info" && HV=$DEBIAN_VERSION
 	return 0
 }
@@ -88,7 +91,7 @@ finish_fast() {
 if resolve_kv && done_already; then finish_fast; fi
 # Cold path: refresh the package lists first (an old ABI vanishes from the archive), then resolve again.
 apt_update
-resolve || vm_die "cannot resolve the kernel ABI from apt-cache (linux-image-amd64 -> linux-image-*-amd64)"
+resolve || vm_die "cannot resolve the kernel: linux-image-amd64 -> linux-image-${KV:-?} -> linux-headers-${KV:-?} not found by apt-cache"
 if done_already; then finish_fast; fi
 vm_log "preparing kernel $KV (Debian linux $HV, series $SERIES) in $K"
 

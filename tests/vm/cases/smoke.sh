@@ -6,7 +6,7 @@ vm_nodes
 
 expect() { # NAME REGEX: a /dev/video* node whose sysfs name matches
 	if n=$(vm_node "$2"); then
-		[ -c "$n" ] && vm_pass "smoke-$1" || vm_fail "smoke-$1" "$n is not a character device"
+		if [ -c "$n" ]; then vm_pass "smoke-$1"; else vm_fail "smoke-$1" "$n is not a character device"; fi
 	else
 		vm_fail "smoke-$1" "no video node named like /$2/ (have: $(vm_nodes | tr '\n' ' '))"
 	fi
