@@ -16,13 +16,14 @@ use heapless::Deque;
 
 use crate::pace::FrameKind;
 
-/// Access units waiting for the decoder. Enough to ride out a slow frame,
+/// Access units waiting for the decoder: about a second at 15 fps, enough to
+/// ride out a decoder thread descheduled on a busy box,
 /// small enough that a stalled decoder costs little memory and latency.
-pub const INGEST_DEPTH: usize = 6;
+pub const INGEST_DEPTH: usize = 16;
 
 /// Initial capacity of each slot; grows (once, during warm-up) to the largest
 /// access unit the stream has.
-const SLOT_INITIAL_BYTES: usize = 256 * 1024;
+const SLOT_INITIAL_BYTES: usize = 64 * 1024;
 
 /// What the decode thread needs to know about an access unit.
 #[derive(Debug, Clone, Copy, PartialEq)]

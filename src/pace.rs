@@ -49,6 +49,9 @@ pub enum Admit {
 /// Paces one camera. See the module docs.
 #[derive(Debug, Clone)]
 pub struct Pacer {
+    /// The target as requested (reported as is, not re-derived from the
+    /// interval).
+    fps: f64,
     interval_ns: i64,
     /// Stream time at which the next picture is due.
     next_due_ns: Option<i64>,
@@ -68,6 +71,7 @@ const MIN_FPS: f64 = 0.001;
 impl Pacer {
     pub fn new(fps: f64) -> Self {
         Pacer {
+            fps,
             interval_ns: interval_ns(fps),
             next_due_ns: None,
             tolerance_ns: 0,
@@ -81,6 +85,7 @@ impl Pacer {
 
     /// Changes the target rate; takes effect from the next access unit.
     pub fn set_fps(&mut self, fps: f64) {
+        self.fps = fps;
         self.interval_ns = interval_ns(fps);
         if let (Some(due), Some(last)) = (self.next_due_ns, self.last_ts_ns) {
             // Never wait longer than one new interval for the next picture.
@@ -89,7 +94,7 @@ impl Pacer {
     }
 
     pub fn fps(&self) -> f64 {
-        1e9 / self.interval_ns as f64
+        self.fps
     }
 
     /// True while only keyframes are being decoded.

@@ -47,7 +47,8 @@ impl Service {
         let report = decoders.report();
         tracing::info!(decoder = report.auto_choice, reason = %report.auto_reason, "decoder chosen for decoder = \"auto\"");
 
-        let sink: Arc<dyn crate::publish::FrameSink> = Arc::new(MqttFrameSink::new(client.clone()));
+        let sink: Arc<dyn crate::publish::FrameSink> =
+            Arc::new(MqttFrameSink::new(client.clone(), Arc::clone(&link)));
         let status_changed = Arc::new(Notify::new());
         let mut cameras = Vec::new();
         for settings in config.camera_settings() {

@@ -167,7 +167,9 @@ fn mqtt_client_allocations_per_publish_are_measured() {
     use edgecam::publish::mqtt::MqttFrameSink;
     let opts = rumqttc::v5::MqttOptions::new("alloc-test", "127.0.0.1", 1);
     let (client, _eventloop) = rumqttc::v5::AsyncClient::new(opts, 64);
-    let sink = MqttFrameSink::new(client);
+    let link = std::sync::Arc::new(edgecam::publish::mqtt::LinkState::default());
+    link.set_connected_for_test();
+    let sink = MqttFrameSink::new(client, link);
     let pool = edgecam::pool::FramePool::new(64, 1024);
     let meta = FrameMeta {
         seq: 1,

@@ -104,7 +104,7 @@ fn two_cameras_deliver_paced_correct_frames_with_retained_state() {
     let status = json(&retained(broker.port, "edgecam/box1/cam1/status").unwrap());
     assert_eq!(status["state"], "online", "{status}");
     assert_eq!(status["width"], 320);
-    assert_eq!(status["fps_target"], 3.0);
+    assert_eq!(status["fps_target"], 3.0, "{status}");
     assert_eq!(status["decoder"], "openh264 (software)");
     assert_eq!(
         status["source"],

@@ -119,9 +119,15 @@ impl FramePipeline {
             shared.update_status(|s| s.source_size = Some(source_size));
         }
         if !info.publish {
+            // Decoded as a reference for later pictures, not published.
+            shared.stats.dropped(DropReason::Paced);
             return;
         }
         *seq += 1;
+        if !sink.ready() {
+            shared.stats.dropped(DropReason::MqttBackpressure);
+            return;
+        }
         let out = shared.output();
         let size = output_size(source_size, out.width, out.height);
         let pool = ensure_pool(pool, shared, size, out.format, out.pool_frames);

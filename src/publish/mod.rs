@@ -32,6 +32,12 @@ pub enum Refused {
 /// Where a camera's finished frames go. Never blocks: a sink that cannot
 /// take a frame right now refuses it and the frame is counted as dropped.
 pub trait FrameSink: Send + Sync {
+    /// False while frames would only be refused (e.g. the broker is away):
+    /// the camera then skips converting and encoding them altogether.
+    fn ready(&self) -> bool {
+        true
+    }
+
     fn publish_frame(
         &self,
         frame_topic: &str,

@@ -42,6 +42,12 @@ impl LinkState {
     pub fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
     }
+
+    /// For measuring the publish path without a broker.
+    #[doc(hidden)]
+    pub fn set_connected_for_test(&self) {
+        self.connected.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Builds the client options. `password` is resolved by the caller (it may
@@ -153,11 +159,12 @@ fn describe(e: &ConnectionError) -> String {
 /// properties.
 pub struct MqttFrameSink {
     client: AsyncClient,
+    link: Arc<LinkState>,
 }
 
 impl MqttFrameSink {
-    pub fn new(client: AsyncClient) -> Self {
-        MqttFrameSink { client }
+    pub fn new(client: AsyncClient, link: Arc<LinkState>) -> Self {
+        MqttFrameSink { client, link }
     }
 }
 
@@ -182,6 +189,10 @@ pub fn frame_properties(meta: &FrameMeta) -> PublishProperties {
 }
 
 impl FrameSink for MqttFrameSink {
+    fn ready(&self) -> bool {
+        self.link.is_connected()
+    }
+
     fn publish_frame(
         &self,
         frame_topic: &str,

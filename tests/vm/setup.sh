@@ -96,7 +96,8 @@ if done_already; then finish_fast; fi
 vm_log "preparing kernel $KV (Debian linux $HV, series $SERIES) in $K"
 
 W=$VM_CACHE/work.$$
-rm -rf "$W" "$K.new" "$K" # $K: a leftover of an older recipe
+# leftovers of a killed run (we hold the lock) and of an older recipe ($K)
+rm -rf "$VM_CACHE"/work.* "$VM_CACHE"/kernels/*.new "$K"
 trap 'rm -rf "$W" "$K.new"; [ -L "$K" ] && rm -f "$K"; true' EXIT
 mkdir -p "$W/dl" "$K.new"
 N=$K.new
@@ -114,8 +115,19 @@ fi
 T_DL=$(vm_elapsed "$t")
 vm_log "downloaded $(du -sh "$W/dl" | cut -f1) in $T_DL s"
 
-# ---------------------------------------------------------------- kernel image + modules
+# ---------------------------------------------------------------- driver sources (background)
+# the whole 1 GB linux-source tarball is decompressed (single-threaded xz) to get a few files:
+# the slowest step, so it runs while the image and headers are unpacked
 t=$(vm_now)
+dpkg-deb --fsys-tarfile "$W"/dl/linux-source-"$SERIES"_*.deb |
+	tar -xO "./usr/src/linux-source-$SERIES.tar.xz" |
+	tar -xJ -C "$W" "linux-source-$SERIES/drivers/media/v4l2-core/v4l2-mem2mem.c" \
+		"linux-source-$SERIES/drivers/media/test-drivers/vim2m.c" \
+		"linux-source-$SERIES/drivers/media/test-drivers/vicodec" \
+		"linux-source-$SERIES/scripts/extract-vmlinux" &
+SRC_PID=$!
+
+# ---------------------------------------------------------------- kernel image + modules
 dpkg-deb -x "$W"/dl/linux-image-"$KV"_*.deb "$W/img"
 cp "$W/img/boot/vmlinuz-$KV" "$N/vmlinuz"
 cp "$W/img/boot/config-$KV" "$N/config"
@@ -133,13 +145,8 @@ sed -i "s#include /usr/src/#include $K/hdr/usr/src/#" "$KDIR/Makefile"
 ln -sfn "$(basename "$N")" "$K" 2>/dev/null || true
 [ -L "$K" ] || vm_die "$K exists and is not ours"
 
-# ---------------------------------------------------------------- driver sources
-dpkg-deb --fsys-tarfile "$W"/dl/linux-source-"$SERIES"_*.deb |
-	tar -xO "./usr/src/linux-source-$SERIES.tar.xz" |
-	tar -xJ -C "$W" "linux-source-$SERIES/drivers/media/v4l2-core/v4l2-mem2mem.c" \
-		"linux-source-$SERIES/drivers/media/test-drivers/vim2m.c" \
-		"linux-source-$SERIES/drivers/media/test-drivers/vicodec" \
-		"linux-source-$SERIES/scripts/extract-vmlinux"
+# ---------------------------------------------------------------- driver sources (wait)
+wait "$SRC_PID" || vm_die "extracting the driver sources from linux-source-$SERIES failed"
 S=$W/linux-source-$SERIES
 T_EXTRACT=$(vm_elapsed "$t")
 

@@ -1,0 +1,27 @@
+# The two commands in the README's first lines are `make demo` and `make test`.
+
+.PHONY: demo test bench release lint
+
+# Build the static release binary and run the demo: synthetic cameras, an
+# embedded broker, the real pipeline, a live table, JPEGs in ./demo-frames.
+demo:
+	@bash scripts/deps.sh build
+	cargo run --release -- demo --cameras 2 --seconds 20
+
+# The whole test suite, installing what it needs (CI runs exactly this).
+test:
+	@bash scripts/test.sh
+
+# Benchmark against the ffmpeg-pipe baseline (see bench/README.md).
+bench:
+	@bash scripts/deps.sh bench
+	cargo build --release
+	/usr/bin/python3 bench/bench.py --cameras 4 --seconds 30
+
+release:
+	@bash scripts/deps.sh build
+	cargo build --release
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings

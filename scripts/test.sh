@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting and lints, unit and integration tests
+# against real mosquitto and GStreamer RTSP servers, the V4L2 tests inside a
+# qemu VM with the kernel's own virtual drivers, and the packaging checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh test
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+
+step "unit and integration tests"
+cargo test --release --no-fail-fast
+
+if [ -d tests/vm/cases ] && [ -x tests/vm/run-all.sh ]; then
+  step "V4L2 tests in a VM"
+  tests/vm/run-all.sh
+fi
+
+for check in tests/ship/*.sh; do
+  [ -e "$check" ] || continue
+  step "packaging: $check"
+  bash "$check"
+done
