@@ -14,6 +14,7 @@
 pub mod camera;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod convert;
 pub mod decode;
 pub mod demo;

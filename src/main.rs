@@ -122,8 +122,8 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
     let config = edgecam::config::Config::load(&config_path)?;
     let rt = runtime()?;
     rt.block_on(async {
-        let service = edgecam::service::Service::start(config).await?;
-        tracing::info!(cameras = service.cameras.len(), "edgecam running");
+        let service = edgecam::service::Service::start(config, Some(config_path.clone())).await?;
+        tracing::info!(cameras = service.cameras().len(), "edgecam running");
         wait_for_shutdown_signal().await;
         tracing::info!("shutting down");
         service.shutdown().await;

@@ -9,15 +9,17 @@
 //! camera has its own of both, so one camera failing or running slow cannot
 //! delay another.
 
+pub mod settings;
 pub mod status;
 pub mod worker;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
+pub use settings::{Adaptation, Applied, Requested};
 pub use status::{CameraState, StatusInfo};
 
 use crate::config::{CameraSettings, OutputFormat};
@@ -47,7 +49,19 @@ pub struct CameraShared {
     pub stats: CameraStats,
     pub ingest: IngestQueue,
     pacer: Mutex<Pacer>,
+    /// Effective output settings (requested, then capped by adaptation).
     output: Mutex<OutputSettings>,
+    /// What the configuration or an operator asked for.
+    requested: Mutex<Requested>,
+    /// What the pressure controller currently imposes.
+    adaptation: Mutex<Adaptation>,
+    /// Set by a manual MQTT setting: the pressure controller leaves this
+    /// camera alone until `{"auto":true}`.
+    pinned: AtomicBool,
+    settings_version: AtomicU64,
+    /// Pending snapshot requests, answered with the next decoded picture.
+    snapshots: Mutex<Vec<tokio::sync::oneshot::Sender<Result<Vec<u8>, String>>>>,
+    snapshot_wanted: AtomicBool,
     status: Mutex<StatusInfo>,
     /// The output pool in use, for stats (the decode thread owns its use).
     pool: Mutex<Option<crate::pool::FramePool>>,
@@ -76,6 +90,12 @@ impl CameraShared {
                 quality: settings.quality,
                 pool_frames: settings.pool_frames,
             }),
+            requested: Mutex::new(Requested::from_settings(settings)),
+            adaptation: Mutex::new(Adaptation::default()),
+            pinned: AtomicBool::new(false),
+            settings_version: AtomicU64::new(1),
+            snapshots: Mutex::new(Vec::new()),
+            snapshot_wanted: AtomicBool::new(false),
             status: Mutex::new(StatusInfo::new(settings.enabled)),
             pool: Mutex::new(None),
             status_version: AtomicU64::new(1),
@@ -89,6 +109,99 @@ impl CameraShared {
 
     pub fn fps_target(&self) -> f64 {
         lock(&self.pacer).fps()
+    }
+
+    pub fn requested(&self) -> Requested {
+        *lock(&self.requested)
+    }
+
+    pub fn adaptation(&self) -> Adaptation {
+        lock(&self.adaptation).clone()
+    }
+
+    pub fn is_pinned(&self) -> bool {
+        self.pinned.load(Ordering::Relaxed)
+    }
+
+    pub fn set_pinned(&self, pinned: bool) {
+        if self.pinned.swap(pinned, Ordering::Relaxed) != pinned {
+            self.settings_version.fetch_add(1, Ordering::Relaxed);
+            self.status_changed.notify_one();
+        }
+    }
+
+    pub fn settings_version(&self) -> u64 {
+        self.settings_version.load(Ordering::Relaxed)
+    }
+
+    /// Changes what is requested (config reload or an operator) and applies
+    /// it, within the current adaptation.
+    pub fn set_requested(&self, change: impl FnOnce(&mut Requested)) {
+        change(&mut lock(&self.requested));
+        self.apply();
+    }
+
+    /// The pressure controller's lever.
+    pub fn set_adaptation(&self, adaptation: Adaptation) {
+        let reason = adaptation.reason.clone();
+        let level = adaptation.level;
+        *lock(&self.adaptation) = adaptation;
+        self.apply();
+        self.update_status(|s| {
+            s.level = level;
+            s.reason = reason;
+        });
+    }
+
+    /// Recomputes the effective settings and hands them to the pacer and the
+    /// decode thread.
+    fn apply(&self) {
+        let requested = self.requested();
+        let adaptation = self.adaptation();
+        let source = self.source_size();
+        let effective = settings::effective(&requested, &adaptation, source);
+        lock(&self.pacer).set_fps(effective.fps);
+        *lock(&self.output) = effective.output;
+        self.settings_version.fetch_add(1, Ordering::Relaxed);
+        self.status_changed.notify_one();
+    }
+
+    /// The retained `…/state` echo.
+    pub fn applied(&self) -> Applied {
+        let requested = self.requested();
+        let output = self.output();
+        Applied {
+            enabled: requested.enabled,
+            fps: self.fps_target(),
+            requested_fps: requested.fps,
+            width: output.width,
+            height: output.height,
+            format: output.format.as_str(),
+            quality: output.quality,
+            auto: !self.is_pinned(),
+            level: self.adaptation().level,
+        }
+    }
+
+    /// Asks the decode thread for a full-resolution JPEG of its next picture.
+    pub fn request_snapshot(&self) -> tokio::sync::oneshot::Receiver<Result<Vec<u8>, String>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        lock(&self.snapshots).push(tx);
+        self.snapshot_wanted.store(true, Ordering::Release);
+        rx
+    }
+
+    /// Checked per frame by the decode thread; an atomic, so no lock.
+    pub fn snapshot_wanted(&self) -> bool {
+        self.snapshot_wanted.load(Ordering::Acquire)
+    }
+
+    /// Answers every pending snapshot request.
+    pub fn answer_snapshots(&self, result: Result<Vec<u8>, String>) {
+        self.snapshot_wanted.store(false, Ordering::Release);
+        for tx in lock(&self.snapshots).drain(..) {
+            let _ = tx.send(result.clone());
+        }
     }
 
     pub fn pacer(&self) -> MutexGuard<'_, Pacer> {
@@ -183,6 +296,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A running camera. Dropping it does not stop it; call [`Camera::stop`].
 pub struct Camera {
     pub shared: Arc<CameraShared>,
+    /// The settings it was started with (kept for restarts and reloads).
+    pub settings: CameraSettings,
     stop: watch::Sender<bool>,
     source_task: tokio::task::JoinHandle<()>,
     worker: Option<std::thread::JoinHandle<()>>,
@@ -210,10 +325,11 @@ impl Camera {
         let (stop, stop_rx) = watch::channel(false);
         let source_task = {
             let shared = Arc::clone(&shared);
-            tokio::spawn(run_source(shared, settings, stop_rx))
+            tokio::spawn(run_source(shared, settings.clone(), stop_rx))
         };
         Ok(Camera {
             shared,
+            settings,
             stop,
             source_task,
             worker: Some(worker),

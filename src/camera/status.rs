@@ -15,6 +15,17 @@ pub enum CameraState {
     Error,
 }
 
+impl CameraState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraState::Connecting => "connecting",
+            CameraState::Online => "online",
+            CameraState::Offline => "offline",
+            CameraState::Error => "error",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusInfo {
     pub state: CameraState,
@@ -26,6 +37,9 @@ pub struct StatusInfo {
     pub output_size: Option<(usize, usize)>,
     /// Wall clock of the last state change, ns since the epoch.
     pub since_ns: i64,
+    /// Adaptation level (0: as requested) and why.
+    pub level: u8,
+    pub reason: Option<String>,
 }
 
 impl StatusInfo {
@@ -41,6 +55,8 @@ impl StatusInfo {
             source_size: None,
             output_size: None,
             since_ns: crate::clock::now_ns(),
+            level: 0,
+            reason: None,
         }
     }
 
@@ -70,4 +86,7 @@ pub struct StatusReport<'a> {
     pub source: &'a str,
     pub last_error: Option<&'a str>,
     pub since_ns: i64,
+    /// Adaptation level under pressure (0: none) and the reason for it.
+    pub level: u8,
+    pub reason: Option<&'a str>,
 }

@@ -118,6 +118,11 @@ impl FramePipeline {
         if shared.source_size() != Some(source_size) {
             shared.update_status(|s| s.source_size = Some(source_size));
         }
+        if shared.snapshot_wanted() {
+            let quality = shared.output().quality;
+            let result = snapshot(converter, jpeg, scratch, &picture, quality);
+            shared.answer_snapshots(result);
+        }
         if !info.publish {
             // Decoded as a reference for later pictures, not published.
             shared.stats.dropped(DropReason::Paced);
@@ -238,6 +243,24 @@ fn ensure_pool<'a>(
         });
     }
     &pool.as_ref().expect("just ensured").pool
+}
+
+/// A full-resolution JPEG of `picture`, for `…/snapshot`. Rare, so it may
+/// allocate its own buffer.
+fn snapshot(
+    converter: &mut Converter,
+    jpeg: &mut JpegEncoder,
+    scratch: &mut Vec<u8>,
+    picture: &Picture<'_>,
+    quality: u8,
+) -> Result<Vec<u8>, String> {
+    let size = (picture.width & !1, picture.height & !1);
+    let mut out = vec![0u8; JpegEncoder::max_len(size.0, size.1)];
+    let _ = jpeg.set_quality(quality);
+    let len = encode_jpeg(converter, jpeg, scratch, picture, size, &mut out)
+        .map_err(|e| format!("snapshot encoding failed: {e}"))?;
+    out.truncate(len);
+    Ok(out)
 }
 
 fn encode_jpeg(

@@ -43,7 +43,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     let config = Config::parse(&text).map_err(|e| anyhow::anyhow!("demo settings: {e}"))?;
     let board = watch::watch(port, "edgecam/demo/+/frame".into(), opts.out.clone(), 3).await?;
     let started = Instant::now();
-    let service = Service::start(config).await?;
+    let service = Service::start(config, None).await?;
+    let cameras = service.cameras();
     println!(
         "edgecam demo: {} synthetic camera(s) {} -> {} fps JPEG, embedded broker on 127.0.0.1:{port}",
         opts.cameras, opts.source, opts.fps
@@ -52,12 +53,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         "subscribe yourself: mosquitto_sub -p {port} -V mqttv5 -t 'edgecam/demo/#' -F '%t %l bytes'"
     );
     crate::health::process_usage();
-    let mut last: Vec<Counters> = service
-        .cameras
-        .iter()
-        .map(|c| c.shared.stats.counters())
-        .collect();
-    let mut last_received: Vec<u64> = vec![0; service.cameras.len()];
+    let mut last: Vec<Counters> = cameras.iter().map(|c| c.stats.counters()).collect();
+    let mut last_received: Vec<u64> = vec![0; cameras.len()];
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     let mut last_at = Instant::now();
@@ -92,9 +89,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             "lat p99",
             "received"
         );
-        for (i, cam) in service.cameras.iter().enumerate() {
-            let now = cam.shared.stats.counters();
-            let r = board_now.get(&cam.shared.name).cloned().unwrap_or_default();
+        for (i, cam) in cameras.iter().enumerate() {
+            let now = cam.stats.counters();
+            let r = board_now.get(&cam.name).cloned().unwrap_or_default();
             let dropped: u64 = now.dropped.iter().sum::<u64>()
                 - now.dropped[crate::stats::DropReason::Paced as usize];
             let ms = |q| {
@@ -105,8 +102,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             let _ = writeln!(
                 out,
                 "{:<6} {:<8} {:>6.1} {:>7.1} {:>7.1} {:>6} {:>9} {:>9} {:>9}  {}x{}",
-                cam.shared.name,
-                format!("{:?}", cam.shared.status().state).to_lowercase(),
+                cam.name,
+                format!("{:?}", cam.status().state).to_lowercase(),
                 crate::stats::rate(now.units_in, last[i].units_in, secs),
                 crate::stats::rate(now.frames_decoded, last[i].frames_decoded, secs),
                 crate::stats::rate(r.frames, last_received[i], secs),

@@ -210,6 +210,10 @@ impl Edgecam {
         }
     }
 
+    pub fn config_path(&self) -> PathBuf {
+        self._dir.path().join("edgecam.toml")
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -259,6 +263,7 @@ impl Drop for Edgecam {
 #[derive(Clone, Debug)]
 pub struct Message {
     pub topic: String,
+    pub correlation: Option<Vec<u8>>,
     pub payload: Vec<u8>,
     pub retain: bool,
     pub user: Vec<(String, String)>,
@@ -311,6 +316,7 @@ impl Subscriber {
                         let props = p.properties.clone().unwrap_or_default();
                         sink.lock().unwrap().push(Message {
                             topic: String::from_utf8_lossy(&p.topic).to_string(),
+                            correlation: props.correlation_data.as_ref().map(|c| c.to_vec()),
                             payload: p.payload.to_vec(),
                             retain: p.retain,
                             user: props.user_properties,
@@ -359,6 +365,19 @@ impl Subscriber {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Publishes a command, optionally as an MQTT 5 request (response topic
+    /// and correlation data).
+    pub fn request(&self, topic: &str, payload: &[u8], response: Option<(&str, &[u8])>) {
+        let props = rumqttc::v5::mqttbytes::v5::PublishProperties {
+            response_topic: response.map(|r| r.0.to_string()),
+            correlation_data: response.map(|r| bytes::Bytes::copy_from_slice(r.1)),
+            ..Default::default()
+        };
+        self.client
+            .publish_with_properties(topic, QoS::AtLeastOnce, false, payload.to_vec(), props)
+            .unwrap();
     }
 
     pub fn all(&self) -> Vec<Message> {

@@ -80,6 +80,7 @@ do_install:append() {
         ${S}/systemd/edgecam.service > ${D}${systemd_system_unitdir}/edgecam.service
     chmod 0644 ${D}${systemd_system_unitdir}/edgecam.service
     install -D -m 0644 ${S}/systemd/edgecam.sysusers.conf ${D}${nonarch_libdir}/sysusers.d/edgecam.conf
+    install -D -m 0644 ${S}/systemd/edgecam.modules-load.conf ${D}${nonarch_libdir}/modules-load.d/edgecam.conf
     install -D -m 0644 ${S}/udev/99-edgecam-cameras.rules \
         ${D}${nonarch_base_libdir}/udev/rules.d/99-edgecam-cameras.rules
 
@@ -91,7 +92,7 @@ do_install:append() {
             bbfatal "EDGECAM_BOARD=${EDGECAM_BOARD}: there is no boards/${EDGECAM_BOARD}.toml"
         fi
         if ! grep -q '^board *=' ${D}${sysconfdir}/edgecam/edgecam.toml; then
-            bbfatal "edgecam.example.toml has no top-level 'board =' line to set"
+            bbfatal "edgecam.example.toml has no 'board =' line to set"
         fi
         sed -i -e 's|^board *=.*|board = "${EDGECAM_BOARD}"|' ${D}${sysconfdir}/edgecam/edgecam.toml
     fi
@@ -102,5 +103,5 @@ do_install:append() {
     install -m 0644 ${S}/docs/deploy.md ${S}/docs/boards.md ${D}${docdir}/edgecam/
 }
 
-FILES:${PN} += "${nonarch_libdir}/sysusers.d"
+FILES:${PN} += "${nonarch_libdir}/sysusers.d ${nonarch_libdir}/modules-load.d"
 CONFFILES:${PN} = "${sysconfdir}/edgecam/edgecam.toml"

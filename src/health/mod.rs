@@ -1,4 +1,7 @@
-//! The process's own footprint, for stats and the demo table.
+//! Health reporting: retained status, periodic stats, and the process's own
+//! footprint.
+
+pub mod report;
 
 use std::sync::Mutex;
 use std::time::Instant;
