@@ -22,6 +22,7 @@ pub mod health;
 pub mod ingest;
 pub mod pace;
 pub mod pool;
+pub mod pressure;
 pub mod publish;
 pub mod scale;
 pub mod service;

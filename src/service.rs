@@ -36,6 +36,8 @@ pub struct Shared {
     registry: RwLock<Vec<Arc<CameraShared>>>,
     /// Wakes the reporter to republish the retained camera list.
     pub cameras_changed: Notify,
+    /// The pressure controller's latest state, for stats.
+    pub pressure: Mutex<crate::pressure::PressureReport>,
 }
 
 impl Shared {
@@ -152,6 +154,7 @@ impl Service {
             Arc::new(MqttFrameSink::new(client.clone(), Arc::clone(&link)));
         let settings = config.camera_settings();
         let interval = Duration::from_secs_f64(config.mqtt.stats_interval_s);
+        let pressure = config.pressure.clone();
         let shared = Arc::new(Shared {
             topics,
             client,
@@ -164,14 +167,21 @@ impl Service {
             cameras: tokio::sync::Mutex::default(),
             registry: RwLock::default(),
             cameras_changed: Notify::new(),
+            pressure: Mutex::default(),
         });
         for s in settings {
             shared.start_camera(s).await?;
         }
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(crate::health::report::run(Arc::clone(&shared), interval)),
             tokio::spawn(crate::control::run(Arc::clone(&shared), incoming_rx)),
         ];
+        if pressure.enabled {
+            tasks.push(tokio::spawn(crate::pressure::run(
+                Arc::clone(&shared),
+                pressure,
+            )));
+        }
         Ok(Service {
             shared,
             tasks,

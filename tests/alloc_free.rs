@@ -97,6 +97,8 @@ fn settings(format: OutputFormat, width: Option<u32>) -> CameraSettings {
         stall_timeout_s: 20.0,
         backoff_max_s: 30.0,
         decoder: DecoderChoice::Software,
+        priority: 0,
+        min_fps: 0.2,
     }
 }
 

@@ -10,7 +10,7 @@ use common::*;
 
 fn config(port: u16, cameras: &str) -> String {
     format!(
-        "[device]\nid = \"box1\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\nstats_interval_s = 1\n{cameras}"
+        "[device]\nid = \"box1\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\nstats_interval_s = 1\n[pressure]\nenabled = false\n{cameras}"
     )
 }
 

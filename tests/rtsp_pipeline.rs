@@ -12,7 +12,7 @@ const CLIP_FRAMES: i64 = 150; // 10 s at 15 fps
 
 fn config(broker: u16, cameras: &str) -> String {
     format!(
-        "[device]\nid = \"box1\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:{broker}\"\nstats_interval_s = 1\n\
+        "[device]\nid = \"box1\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:{broker}\"\nstats_interval_s = 1\n[pressure]\nenabled = false\n\
          [defaults]\nbackoff_max_s = 4\nstall_timeout_s = 4\n{cameras}"
     )
 }

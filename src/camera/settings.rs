@@ -17,6 +17,8 @@ pub struct Requested {
     pub format: OutputFormat,
     pub quality: u8,
     pub pool_frames: usize,
+    pub priority: u8,
+    pub min_fps: f64,
 }
 
 impl Requested {
@@ -29,6 +31,8 @@ impl Requested {
             format: s.format,
             quality: s.quality,
             pool_frames: s.pool_frames,
+            priority: s.priority,
+            min_fps: s.min_fps,
         }
     }
 }
@@ -108,6 +112,8 @@ mod tests {
             format: OutputFormat::Jpeg,
             quality: 80,
             pool_frames: 4,
+            priority: 0,
+            min_fps: 0.2,
         }
     }
 

@@ -22,6 +22,8 @@ pub struct Config {
     pub mqtt: MqttConfig,
     #[serde(default)]
     pub defaults: CameraDefaults,
+    #[serde(default)]
+    pub pressure: crate::pressure::PressureConfig,
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
 }
@@ -86,6 +88,12 @@ pub struct CameraDefaults {
     pub backoff_max_s: f64,
     #[serde(default)]
     pub decoder: DecoderChoice,
+    /// Under pressure, cameras of higher priority degrade later (0..10).
+    #[serde(default)]
+    pub priority: u8,
+    /// Adaptation never lowers this camera below this rate.
+    #[serde(default = "default_min_fps")]
+    pub min_fps: f64,
 }
 
 impl Default for CameraDefaults {
@@ -112,6 +120,8 @@ pub struct CameraConfig {
     pub stall_timeout_s: Option<f64>,
     pub backoff_max_s: Option<f64>,
     pub decoder: Option<DecoderChoice>,
+    pub priority: Option<u8>,
+    pub min_fps: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -167,6 +177,8 @@ pub struct CameraSettings {
     pub stall_timeout_s: f64,
     pub backoff_max_s: f64,
     pub decoder: DecoderChoice,
+    pub priority: u8,
+    pub min_fps: f64,
 }
 
 pub const FPS_RANGE: (f64, f64) = (0.1, 60.0);
@@ -201,6 +213,9 @@ fn default_stall_timeout() -> f64 {
 }
 fn default_backoff_max() -> f64 {
     30.0
+}
+fn default_min_fps() -> f64 {
+    0.2
 }
 fn default_true() -> bool {
     true
@@ -259,6 +274,11 @@ impl Config {
             self.defaults.pool_frames,
         )
         .map_err(|(k, m)| (at(&["defaults", k]), m))?;
+        check_priority(self.defaults.priority, self.defaults.min_fps)
+            .map_err(|(k, m)| (at(&["defaults", k]), m))?;
+        self.pressure
+            .validate()
+            .map_err(|(k, m)| (at(&["pressure", k]), m))?;
         let mut seen = std::collections::HashSet::new();
         for (i, cam) in self.cameras.iter().enumerate() {
             let idx = i.to_string();
@@ -310,6 +330,8 @@ impl Config {
             stall_timeout_s: c.stall_timeout_s.unwrap_or(d.stall_timeout_s),
             backoff_max_s: c.backoff_max_s.unwrap_or(d.backoff_max_s),
             decoder: c.decoder.unwrap_or(d.decoder),
+            priority: c.priority.unwrap_or(d.priority),
+            min_fps: c.min_fps.unwrap_or(d.min_fps),
         }
     }
 }
@@ -377,6 +399,25 @@ fn validate_mqtt(m: &MqttConfig) -> Result<(), (&'static str, String)> {
     }
     if !(1..=100_000).contains(&m.queue_frames) {
         return Err(("queue_frames", "must be between 1 and 100000".into()));
+    }
+    Ok(())
+}
+
+fn check_priority(priority: u8, min_fps: f64) -> Result<(), (&'static str, String)> {
+    if priority > 10 {
+        return Err((
+            "priority",
+            format!("priority must be between 0 and 10, got {priority}"),
+        ));
+    }
+    if !(0.01..=FPS_RANGE.1).contains(&min_fps) {
+        return Err((
+            "min_fps",
+            format!(
+                "min_fps must be between 0.01 and {}, got {min_fps}",
+                FPS_RANGE.1
+            ),
+        ));
     }
     Ok(())
 }

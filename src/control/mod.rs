@@ -145,7 +145,9 @@ async fn camera_set(
         }
     });
     if manual {
+        // An operator's setting applies exactly, and stays until released.
         cam.set_pinned(true);
+        cam.set_adaptation(crate::camera::Adaptation::default());
     }
     if let Some(auto) = auto {
         cam.set_pinned(!auto);

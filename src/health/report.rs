@@ -100,6 +100,7 @@ pub async fn run(shared: Arc<Shared>, interval: Duration) {
                 "ts_ns": crate::clock::now_ns(),
                 "cameras": reports,
                 "process": crate::health::process_usage(),
+                "pressure": shared.pressure.lock().map(|p| p.clone()).unwrap_or_default(),
             });
             let _ = shared
                 .client

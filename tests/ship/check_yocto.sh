@@ -268,166 +268,200 @@ def parse(recipe, extra=None, appends=()):
     d = bb.parse.handle(recipe, d)[""]
     return d
 
-# --- layer.conf ---
-d = base_data()
-import bb.siggen
-bb.parse.siggen = bb.siggen.init(d)
-check("edgecam" in d.getVar("BBFILE_COLLECTIONS").split(), "layer.conf: BBFILE_COLLECTIONS lacks edgecam")
-compat = (d.getVar("LAYERSERIES_COMPAT_edgecam") or "").split()
-for rel in ("scarthgap", "styhead", "walnascar"):
-    check(rel in compat, "layer.conf: LAYERSERIES_COMPAT_edgecam lacks " + rel)
-bbfiles = []
-for pat in d.getVar("BBFILES").split():
-    bbfiles += glob.glob(pat)
-names = sorted(os.path.relpath(f, layer) for f in bbfiles)
-for want in ("recipes-multimedia/edgecam/edgecam_git.bb", "recipes-core/packagegroups/packagegroup-edgecam.bb",
-             "recipes-core/images/edgecam-image.bb", "recipes-kernel/linux/linux-%.bbappend"):
-    check(want in names, "BBFILES does not pick up " + want)
-
-# --- edgecam recipe ---
-recipe = os.path.join(layer, "recipes-multimedia", "edgecam", "edgecam_git.bb")
-d = parse(recipe, {"SRCREV": "0123456789abcdef0123456789abcdef01234567"})
-check(d.getVar("PN") == "edgecam", "PN is %r" % d.getVar("PN"))
-check(d.getVar("S").endswith("/git"), "S is %r" % d.getVar("S"))
-src = d.getVar("SRC_URI").split()
-crates = [u for u in src if u.startswith("crate://")]
-with open(os.path.join(repo, "Cargo.lock"), "rb") as f:
-    lock = tomllib.load(f)
-reg = {"%s-%s" % (p["name"], p["version"]): p["checksum"] for p in lock["package"]
-       if p.get("source", "").startswith("registry+")}
-check(len(crates) == len(reg), "SRC_URI has %d crates, Cargo.lock %d" % (len(crates), len(reg)))
-# The real crate fetcher decides the checksum name; ask it.
-d.setVar("DL_DIR", os.path.join(work, "downloads"))
-fetcher = bb.fetch2.Fetch(crates, d)
-mism = []
-for u in crates:
-    ud = fetcher.ud[u]
-    name = ud.parm.get("name")
-    if reg.get(name) != getattr(ud, "sha256_expected", None):
-        mism.append(name)
-check(not mism, "crate checksums not seen by the fetcher: %s" % mism[:5])
-deps = d.getVar("DEPENDS").split()
-check("cmake-native" in deps, "DEPENDS lacks cmake-native")
-check("nasm-native" in deps, "DEPENDS lacks nasm-native on x86-64")
-check(("clang-native" in deps) == ("bindgen" in {p["name"] for p in lock["package"]}),
-      "clang-native in DEPENDS does not follow bindgen in Cargo.lock")
-flags = d.getVar("CARGO_BUILD_FLAGS")
-check("--bin edgecam" in flags, "CARGO_BUILD_FLAGS lacks --bin edgecam: " + flags)
-check("--features" not in flags, "features enabled by default off tegra: " + flags)
-check(d.getVar("SYSTEMD_SERVICE:edgecam") == "edgecam.service", "SYSTEMD_SERVICE")
-check("--system" in d.getVar("USERADD_PARAM:edgecam"), "USERADD_PARAM")
-for k in ("LIBCLANG_PATH", "V4L2R_VIDEODEV2_H_PATH", "CARGO_PROFILE_RELEASE_STRIP"):
-    check(d.getVarFlag(k, "export"), k + " is not exported")
-lic = d.getVar("LIC_FILES_CHKSUM")
-check("Apache-2.0" in lic and d.getVar("LICENSE") == "Apache-2.0", "LICENSE/LIC_FILES_CHKSUM")
-
-# tegra: the gstreamer build by default
-dt = parse(recipe, {"SRCREV": "0" * 40, "MACHINEOVERRIDES": "tegra:tegra234:jetson-orin-nano-devkit"})
-check("--features gstreamer" in dt.getVar("CARGO_BUILD_FLAGS"), "tegra: gstreamer feature not on")
-check("gstreamer1.0" in dt.getVar("DEPENDS").split(), "tegra: gstreamer1.0 not in DEPENDS")
-
-# do_install, run for real into a scratch image directory
-def run_install(dd):
-    # the expanded do_install (stub cargo_do_install + the recipe's :append), as bitbake would run it
-    body = dd.getVar("do_install")
-    script = "set -e\nbbfatal() { echo \"bbfatal: $*\" >&2; exit 1; }\nbbnote() { :; }\nchown() { :; }\n" + body
-    return subprocess.run(["bash", "-c", script], capture_output=True, text=True)
-
-def install_tree(board):
-    extra = {"SRCREV": "0" * 40}
-    if board != "auto":
-        extra["EDGECAM_BOARD"] = board
-    dd = parse(recipe, extra)
-    dd.setVar("S", repo)
-    dd.setVar("D", os.path.join(work, "image-" + board))
-    dest = dd.getVar("D")
-    shutil.rmtree(dest, ignore_errors=True)
-    r = run_install(dd)
-    return dd, dest, r
-
-dd, dest, r = install_tree("auto")
-if check(r.returncode == 0, "do_install failed: " + (r.stderr.strip() or r.stdout.strip())[-400:]):
-    want = ["lib/systemd/system/edgecam.service", "usr/lib/sysusers.d/edgecam.conf",
-            "usr/lib/modules-load.d/edgecam.conf",
-            "lib/udev/rules.d/99-edgecam-cameras.rules", "etc/edgecam/edgecam.toml",
-            "usr/share/doc/edgecam/deploy.md", "usr/share/doc/edgecam/boards.md"]
-    for w in want:
-        check(os.path.exists(os.path.join(dest, w)), "do_install did not install /" + w)
-    boards = sorted(os.path.basename(p) for p in glob.glob(os.path.join(dest, "usr/share/edgecam/boards/*.toml")))
-    check(boards == sorted(os.path.basename(p) for p in glob.glob(os.path.join(repo, "boards/*.toml"))),
-          "board profiles installed: %s" % boards)
-    mode = os.stat(os.path.join(dest, "etc/edgecam/edgecam.toml")).st_mode & 0o777
-    check(mode == 0o640, "edgecam.toml mode %o" % mode)
-    unit = open(os.path.join(dest, "lib/systemd/system/edgecam.service")).read()
-    check("ExecStart=/usr/bin/edgecam run --config /etc/edgecam/edgecam.toml" in unit, "unit ExecStart")
-    files_pn = dd.getVar("FILES:edgecam") or ""
-    for p in ("/usr/lib/sysusers.d", "/usr/lib/modules-load.d"):
-        check(p in files_pn, "FILES:edgecam lacks " + p)
-
-dd, dest, r = install_tree("rpi4")
-if os.path.exists(os.path.join(repo, "edgecam.example.toml")) and \
-        re.search(r"(?m)^board\s*=", open(os.path.join(repo, "edgecam.example.toml")).read()):
-    check(r.returncode == 0 and 'board = "rpi4"' in open(os.path.join(dest, "etc/edgecam/edgecam.toml")).read(),
-          "EDGECAM_BOARD=rpi4 not written into edgecam.toml: " + r.stderr.strip()[-300:])
-dd, dest, r = install_tree("no-such-board")
-check(r.returncode != 0 and "no boards/no-such-board.toml" in r.stderr, "EDGECAM_BOARD typo not refused")
-
-# --- packagegroup ---
-pg = os.path.join(layer, "recipes-core", "packagegroups", "packagegroup-edgecam.bb")
-d = parse(pg)
-rr = d.getVar("RRECOMMENDS:packagegroup-edgecam").split()
-check("v4l-utils" not in rr and "kernel-module-uvcvideo" in rr, "packagegroup without meta-oe: %s" % rr)
-check(d.getVar("RDEPENDS:packagegroup-edgecam").split() == ["edgecam"], "packagegroup RDEPENDS")
-d = parse(pg, {"BBFILE_COLLECTIONS": "core openembedded-layer edgecam", "MACHINEOVERRIDES": "rpi:raspberrypi4-64"})
-rr = d.getVar("RRECOMMENDS:packagegroup-edgecam").split()
-check("v4l-utils" in rr and "kernel-module-bcm2835-codec" in rr, "packagegroup rpi+meta-oe: %s" % rr)
-d = parse(pg, {"MACHINEOVERRIDES": "tegra:tegra234"})
-check("gstreamer1.0-plugins-nvvideo4linux2" in d.getVar("RRECOMMENDS:packagegroup-edgecam").split(), "packagegroup tegra")
-
-# --- image ---
-d = parse(os.path.join(layer, "recipes-core", "images", "edgecam-image.bb"))
-check("packagegroup-edgecam" in d.getVar("IMAGE_INSTALL").split(), "image lacks packagegroup-edgecam")
-check("packagegroup-core-boot" in d.getVar("IMAGE_INSTALL").split(), "image lost core-image-minimal's IMAGE_INSTALL")
-check(d.getVar("REQUIRED_DISTRO_FEATURES") == "systemd", "image REQUIRED_DISTRO_FEATURES")
-
-# --- kernel bbappend ---
-app = os.path.join(layer, "recipes-kernel", "linux", "linux-%.bbappend")
-ky = os.path.join(kern, "linux-yocto_6.6.bb")
-lh = os.path.join(kern, "linux-libc-headers_6.6.bb")
-def snapshot(dd):
-    return {k: dd.getVar(k, False) for k in dd.keys() if not k.startswith("__") and k not in ("FILE", "BBINCLUDED")}
-plain = snapshot(parse(ky))
-opted_out = snapshot(parse(ky, appends=[app]))
-diff = sorted(k for k in set(plain) | set(opted_out) if plain.get(k) != opted_out.get(k))
-check(not diff, "bbappend changes linux-yocto without the distro feature: %s" % diff[:8])
-d = parse(ky, {"DISTRO_FEATURES": "systemd edgecam", "MACHINEOVERRIDES": "rpi:raspberrypi4-64"}, appends=[app])
-src = d.getVar("SRC_URI").split()
-for f in ("file://edgecam-v4l2.cfg", "file://edgecam-bcm2835.cfg"):
-    check(f in src, "rpi kernel SRC_URI lacks " + f)
-check("file://edgecam-rockchip.cfg" not in src, "rpi kernel got the rockchip fragment")
-d = parse(ky, {"DISTRO_FEATURES": "systemd edgecam", "MACHINEOVERRIDES": "rockchip:rk3588:rock-5b",
-               "EDGECAM_KERNEL_TEST_DRIVERS": "1"}, appends=[app])
-src = d.getVar("SRC_URI").split()
-for f in ("file://edgecam-v4l2.cfg", "file://edgecam-rockchip.cfg", "file://edgecam-v4l2-test.cfg"):
-    check(f in src, "rk3588 kernel SRC_URI lacks " + f)
-# every fragment it may ask for is where FILESEXTRAPATHS points
-fep = [p for p in d.getVar("FILESEXTRAPATHS").split(":") if p]
-for f in glob.glob(os.path.join(layer, "recipes-kernel", "linux", "files", "*.cfg")):
-    check(any(os.path.exists(os.path.join(p, os.path.basename(f))) for p in fep), "fragment not on FILESEXTRAPATHS: " + f)
-d = parse(lh, {"DISTRO_FEATURES": "systemd edgecam"}, appends=[app])
-check(not any("edgecam" in u for u in d.getVar("SRC_URI").split()), "linux-libc-headers got kernel fragments")
-
-# --- optional: fetch one real crate through BitBake's crate fetcher ---
-if fetch_one:
-    d = parse(recipe, {"SRCREV": "0" * 40})
-    d.setVar("DL_DIR", os.path.join(work, "downloads"))
-    small = min(reg, key=len)
-    url = [u for u in crates if ";name=%s" % small in u][0]
+# Each section runs on its own: a parse error in one does not hide the others.
+import traceback
+def section(name, fn):
     try:
-        bb.fetch2.Fetch([url], d).download()
-        print("fetched %s through the crate fetcher, sha256 verified" % small)
+        fn()
     except Exception as e:
-        failures.append("crate fetch of %s failed: %s" % (small, e))
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        failures.append('%s: %s: %s' % (name, type(e).__name__, str(e).strip().splitlines()[-1] if str(e).strip() else where))
+
+recipe = os.path.join(layer, 'recipes-multimedia', 'edgecam', 'edgecam_git.bb')
+crates, reg = [], {}
+def sec_0():
+    global crates, reg
+    # --- layer.conf ---
+    d = base_data()
+    import bb.siggen
+    bb.parse.siggen = bb.siggen.init(d)
+    check("edgecam" in d.getVar("BBFILE_COLLECTIONS").split(), "layer.conf: BBFILE_COLLECTIONS lacks edgecam")
+    compat = (d.getVar("LAYERSERIES_COMPAT_edgecam") or "").split()
+    for rel in ("scarthgap", "styhead", "walnascar"):
+        check(rel in compat, "layer.conf: LAYERSERIES_COMPAT_edgecam lacks " + rel)
+    bbfiles = []
+    for pat in d.getVar("BBFILES").split():
+        bbfiles += glob.glob(pat)
+    names = sorted(os.path.relpath(f, layer) for f in bbfiles)
+    for want in ("recipes-multimedia/edgecam/edgecam_git.bb", "recipes-core/packagegroups/packagegroup-edgecam.bb",
+                 "recipes-core/images/edgecam-image.bb", "recipes-kernel/linux/linux-%.bbappend"):
+        check(want in names, "BBFILES does not pick up " + want)
+
+section('layer.conf', sec_0)
+
+def sec_1():
+    global crates, reg
+    # --- edgecam recipe ---
+    d = parse(recipe, {"SRCREV": "0123456789abcdef0123456789abcdef01234567"})
+    check(d.getVar("PN") == "edgecam", "PN is %r" % d.getVar("PN"))
+    check(d.getVar("S").endswith("/git"), "S is %r" % d.getVar("S"))
+    src = d.getVar("SRC_URI").split()
+    crates = [u for u in src if u.startswith("crate://")]
+    with open(os.path.join(repo, "Cargo.lock"), "rb") as f:
+        lock = tomllib.load(f)
+    reg = {"%s-%s" % (p["name"], p["version"]): p["checksum"] for p in lock["package"]
+           if p.get("source", "").startswith("registry+")}
+    check(len(crates) == len(reg), "SRC_URI has %d crates, Cargo.lock %d" % (len(crates), len(reg)))
+    # The real crate fetcher decides the checksum name; ask it.
+    d.setVar("DL_DIR", os.path.join(work, "downloads"))
+    fetcher = bb.fetch2.Fetch(crates, d)
+    mism = []
+    for u in crates:
+        ud = fetcher.ud[u]
+        name = ud.parm.get("name")
+        if reg.get(name) != getattr(ud, "sha256_expected", None):
+            mism.append(name)
+    check(not mism, "crate checksums not seen by the fetcher: %s" % mism[:5])
+    deps = d.getVar("DEPENDS").split()
+    check("cmake-native" in deps, "DEPENDS lacks cmake-native")
+    check("nasm-native" in deps, "DEPENDS lacks nasm-native on x86-64")
+    check(("clang-native" in deps) == ("bindgen" in {p["name"] for p in lock["package"]}),
+          "clang-native in DEPENDS does not follow bindgen in Cargo.lock")
+    flags = d.getVar("CARGO_BUILD_FLAGS")
+    check("--bin edgecam" in flags, "CARGO_BUILD_FLAGS lacks --bin edgecam: " + flags)
+    check("--features" not in flags, "features enabled by default off tegra: " + flags)
+    check(d.getVar("SYSTEMD_SERVICE:edgecam") == "edgecam.service", "SYSTEMD_SERVICE")
+    check("--system" in d.getVar("USERADD_PARAM:edgecam"), "USERADD_PARAM")
+    for k in ("LIBCLANG_PATH", "V4L2R_VIDEODEV2_H_PATH", "CARGO_PROFILE_RELEASE_STRIP"):
+        check(d.getVarFlag(k, "export"), k + " is not exported")
+    lic = d.getVar("LIC_FILES_CHKSUM")
+    check("Apache-2.0" in lic and d.getVar("LICENSE") == "Apache-2.0", "LICENSE/LIC_FILES_CHKSUM")
+
+    # tegra: the gstreamer build by default
+    dt = parse(recipe, {"SRCREV": "0" * 40, "MACHINEOVERRIDES": "tegra:tegra234:jetson-orin-nano-devkit"})
+    check("--features gstreamer" in dt.getVar("CARGO_BUILD_FLAGS"), "tegra: gstreamer feature not on")
+    check("gstreamer1.0" in dt.getVar("DEPENDS").split(), "tegra: gstreamer1.0 not in DEPENDS")
+
+    # do_install, run for real into a scratch image directory
+    def run_install(dd):
+        # the expanded do_install (stub cargo_do_install + the recipe's :append), as bitbake would run it
+        body = dd.getVar("do_install")
+        script = "set -e\nbbfatal() { echo \"bbfatal: $*\" >&2; exit 1; }\nbbnote() { :; }\nchown() { :; }\n" + body
+        return subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+
+    def install_tree(board):
+        extra = {"SRCREV": "0" * 40}
+        if board != "auto":
+            extra["EDGECAM_BOARD"] = board
+        dd = parse(recipe, extra)
+        dd.setVar("S", repo)
+        dd.setVar("D", os.path.join(work, "image-" + board))
+        dest = dd.getVar("D")
+        shutil.rmtree(dest, ignore_errors=True)
+        r = run_install(dd)
+        return dd, dest, r
+
+    dd, dest, r = install_tree("auto")
+    if check(r.returncode == 0, "do_install failed: " + (r.stderr.strip() or r.stdout.strip())[-400:]):
+        want = ["lib/systemd/system/edgecam.service", "usr/lib/sysusers.d/edgecam.conf",
+                "usr/lib/modules-load.d/edgecam.conf",
+                "lib/udev/rules.d/99-edgecam-cameras.rules", "etc/edgecam/edgecam.toml",
+                "usr/share/doc/edgecam/deploy.md", "usr/share/doc/edgecam/boards.md"]
+        for w in want:
+            check(os.path.exists(os.path.join(dest, w)), "do_install did not install /" + w)
+        boards = sorted(os.path.basename(p) for p in glob.glob(os.path.join(dest, "usr/share/edgecam/boards/*.toml")))
+        check(boards == sorted(os.path.basename(p) for p in glob.glob(os.path.join(repo, "boards/*.toml"))),
+              "board profiles installed: %s" % boards)
+        mode = os.stat(os.path.join(dest, "etc/edgecam/edgecam.toml")).st_mode & 0o777
+        check(mode == 0o640, "edgecam.toml mode %o" % mode)
+        unit = open(os.path.join(dest, "lib/systemd/system/edgecam.service")).read()
+        check("ExecStart=/usr/bin/edgecam run --config /etc/edgecam/edgecam.toml" in unit, "unit ExecStart")
+        files_pn = dd.getVar("FILES:edgecam") or ""
+        for p in ("/usr/lib/sysusers.d", "/usr/lib/modules-load.d"):
+            check(p in files_pn, "FILES:edgecam lacks " + p)
+
+    dd, dest, r = install_tree("rpi4")
+    if os.path.exists(os.path.join(repo, "edgecam.example.toml")) and \
+            re.search(r"(?m)^board\s*=", open(os.path.join(repo, "edgecam.example.toml")).read()):
+        check(r.returncode == 0 and 'board = "rpi4"' in open(os.path.join(dest, "etc/edgecam/edgecam.toml")).read(),
+              "EDGECAM_BOARD=rpi4 not written into edgecam.toml: " + r.stderr.strip()[-300:])
+    dd, dest, r = install_tree("no-such-board")
+    check(r.returncode != 0 and "no boards/no-such-board.toml" in r.stderr, "EDGECAM_BOARD typo not refused")
+
+section('edgecam recipe', sec_1)
+
+def sec_2():
+    global crates, reg
+    # --- packagegroup ---
+    pg = os.path.join(layer, "recipes-core", "packagegroups", "packagegroup-edgecam.bb")
+    d = parse(pg)
+    rr = d.getVar("RRECOMMENDS:packagegroup-edgecam").split()
+    check("v4l-utils" not in rr and "kernel-module-uvcvideo" in rr, "packagegroup without meta-oe: %s" % rr)
+    check(d.getVar("RDEPENDS:packagegroup-edgecam").split() == ["edgecam"], "packagegroup RDEPENDS")
+    d = parse(pg, {"BBFILE_COLLECTIONS": "core openembedded-layer edgecam", "MACHINEOVERRIDES": "rpi:raspberrypi4-64"})
+    rr = d.getVar("RRECOMMENDS:packagegroup-edgecam").split()
+    check("v4l-utils" in rr and "kernel-module-bcm2835-codec" in rr, "packagegroup rpi+meta-oe: %s" % rr)
+    d = parse(pg, {"MACHINEOVERRIDES": "tegra:tegra234"})
+    check("gstreamer1.0-plugins-nvvideo4linux2" in d.getVar("RRECOMMENDS:packagegroup-edgecam").split(), "packagegroup tegra")
+
+section('packagegroup', sec_2)
+
+def sec_3():
+    global crates, reg
+    # --- image ---
+    d = parse(os.path.join(layer, "recipes-core", "images", "edgecam-image.bb"))
+    check("packagegroup-edgecam" in d.getVar("IMAGE_INSTALL").split(), "image lacks packagegroup-edgecam")
+    check("packagegroup-core-boot" in d.getVar("IMAGE_INSTALL").split(), "image lost core-image-minimal's IMAGE_INSTALL")
+    check(d.getVar("REQUIRED_DISTRO_FEATURES") == "systemd", "image REQUIRED_DISTRO_FEATURES")
+
+section('image', sec_3)
+
+def sec_4():
+    global crates, reg
+    # --- kernel bbappend ---
+    app = os.path.join(layer, "recipes-kernel", "linux", "linux-%.bbappend")
+    ky = os.path.join(kern, "linux-yocto_6.6.bb")
+    lh = os.path.join(kern, "linux-libc-headers_6.6.bb")
+    def snapshot(dd):
+        return {k: dd.getVar(k, False) for k in dd.keys() if not k.startswith("__") and k not in ("FILE", "BBINCLUDED")}
+    plain = snapshot(parse(ky))
+    opted_out = snapshot(parse(ky, appends=[app]))
+    diff = sorted(k for k in set(plain) | set(opted_out) if plain.get(k) != opted_out.get(k))
+    check(not diff, "bbappend changes linux-yocto without the distro feature: %s" % diff[:8])
+    d = parse(ky, {"DISTRO_FEATURES": "systemd edgecam", "MACHINEOVERRIDES": "rpi:raspberrypi4-64"}, appends=[app])
+    src = d.getVar("SRC_URI").split()
+    for f in ("file://edgecam-v4l2.cfg", "file://edgecam-bcm2835.cfg"):
+        check(f in src, "rpi kernel SRC_URI lacks " + f)
+    check("file://edgecam-rockchip.cfg" not in src, "rpi kernel got the rockchip fragment")
+    d = parse(ky, {"DISTRO_FEATURES": "systemd edgecam", "MACHINEOVERRIDES": "rockchip:rk3588:rock-5b",
+                   "EDGECAM_KERNEL_TEST_DRIVERS": "1"}, appends=[app])
+    src = d.getVar("SRC_URI").split()
+    for f in ("file://edgecam-v4l2.cfg", "file://edgecam-rockchip.cfg", "file://edgecam-v4l2-test.cfg"):
+        check(f in src, "rk3588 kernel SRC_URI lacks " + f)
+    # every fragment it may ask for is where FILESEXTRAPATHS points
+    fep = [p for p in d.getVar("FILESEXTRAPATHS").split(":") if p]
+    for f in glob.glob(os.path.join(layer, "recipes-kernel", "linux", "files", "*.cfg")):
+        check(any(os.path.exists(os.path.join(p, os.path.basename(f))) for p in fep), "fragment not on FILESEXTRAPATHS: " + f)
+    d = parse(lh, {"DISTRO_FEATURES": "systemd edgecam"}, appends=[app])
+    check(not any("edgecam" in u for u in d.getVar("SRC_URI").split()), "linux-libc-headers got kernel fragments")
+
+section('kernel bbappend', sec_4)
+
+def sec_5():
+    global crates, reg
+    # --- optional: fetch one real crate through BitBake's crate fetcher ---
+    if fetch_one:
+        d = parse(recipe, {"SRCREV": "0" * 40})
+        d.setVar("DL_DIR", os.path.join(work, "downloads"))
+        small = min(reg, key=len)
+        url = [u for u in crates if ";name=%s" % small in u][0]
+        try:
+            bb.fetch2.Fetch([url], d).download()
+            print("fetched %s through the crate fetcher, sha256 verified" % small)
+        except Exception as e:
+            failures.append("crate fetch of %s failed: %s" % (small, e))
+
+section('crate fetch', sec_5)
 
 if failures:
     for f in failures:
