@@ -51,6 +51,10 @@ struct Ring {
     closed: bool,
 }
 
+/// The camera is stopping: no more units will come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed;
+
 pub struct IngestQueue {
     ring: Mutex<Ring>,
     wake: Condvar,
@@ -115,16 +119,16 @@ impl IngestQueue {
         true
     }
 
-    /// Waits up to `timeout` for the next unit. `Err(())` once closed and
-    /// drained.
-    pub fn pop(&self, timeout: Duration) -> Result<Option<UnitSlot>, ()> {
+    /// Waits up to `timeout` for the next unit. `Err(Closed)` once closed
+    /// and drained.
+    pub fn pop(&self, timeout: Duration) -> Result<Option<UnitSlot>, Closed> {
         let mut ring = self.lock();
         loop {
             if let Some(slot) = ring.ready.pop_front() {
                 return Ok(Some(slot));
             }
             if ring.closed {
-                return Err(());
+                return Err(Closed);
             }
             let (guard, result) = self
                 .wake
@@ -132,7 +136,7 @@ impl IngestQueue {
                 .unwrap_or_else(|e| e.into_inner());
             ring = guard;
             if result.timed_out() && ring.ready.is_empty() {
-                return if ring.closed { Err(()) } else { Ok(None) };
+                return if ring.closed { Err(Closed) } else { Ok(None) };
             }
         }
     }

@@ -30,6 +30,9 @@ use crate::publish::FrameSink;
 use crate::source::SourceSpec;
 use crate::stats::{CameraStats, DropReason};
 
+/// Where a snapshot's JPEG (or the reason there is none) goes.
+pub type SnapshotReply = tokio::sync::oneshot::Sender<Result<Vec<u8>, String>>;
+
 /// The output a camera produces; changeable at run time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OutputSettings {
@@ -60,7 +63,7 @@ pub struct CameraShared {
     pinned: AtomicBool,
     settings_version: AtomicU64,
     /// Pending snapshot requests, answered with the next decoded picture.
-    snapshots: Mutex<Vec<tokio::sync::oneshot::Sender<Result<Vec<u8>, String>>>>,
+    snapshots: Mutex<Vec<SnapshotReply>>,
     snapshot_wanted: AtomicBool,
     status: Mutex<StatusInfo>,
     /// The output pool in use, for stats (the decode thread owns its use).

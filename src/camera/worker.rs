@@ -37,7 +37,7 @@ pub fn run(shared: Arc<CameraShared>, decoder: Box<dyn Decoder>, sink: Arc<dyn F
     };
     loop {
         let slot = match shared.ingest.pop(Duration::from_millis(500)) {
-            Err(()) => break,
+            Err(crate::ingest::Closed) => break,
             Ok(None) => continue,
             Ok(Some(slot)) => slot,
         };
