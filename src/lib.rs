@@ -11,6 +11,7 @@
 //! with `camera` tying one camera's source task and decode thread together,
 //! `service` running all of them, and `health`/`stats` reporting beside.
 
+pub mod board;
 pub mod camera;
 pub mod clock;
 pub mod config;

@@ -71,7 +71,7 @@ fn main() -> ExitCode {
                 out,
             }))
         }),
-        Command::CheckConfig { file } => edgecam::config::Config::load(&file).map(|c| {
+        Command::CheckConfig { file } => edgecam::config::Config::load(&file).map_err(|e| ConfigInvalid(e).into()).map(|c| {
             println!(
                 "{}: OK ({} camera{})",
                 file.display(),
@@ -88,7 +88,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("edgecam: {e:#}");
-            ExitCode::from(2)
+            if e.is::<ConfigInvalid>() { ExitCode::from(78) } else { ExitCode::from(1) }
         }
     }
 }
@@ -119,17 +119,42 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn run(config_path: PathBuf) -> anyhow::Result<()> {
-    let config = edgecam::config::Config::load(&config_path)?;
+    let config = edgecam::config::Config::load(&config_path).map_err(ConfigInvalid)?;
     let rt = runtime()?;
     rt.block_on(async {
         let service = edgecam::service::Service::start(config, Some(config_path.clone())).await?;
-        tracing::info!(cameras = service.cameras().len(), "edgecam running");
+        let cameras = service.cameras().len();
+        tracing::info!(cameras, "edgecam running");
+        // Ready once cameras are started; the broker and cameras connect in
+        // the background (waiting for them would turn an outage into a
+        // failed start and a restart loop).
+        let notifier = edgecam::health::sd_notify::Notifier::from_env().map(std::sync::Arc::new);
+        if let Some(n) = &notifier {
+            n.ready(&format!("{cameras} cameras starting"));
+            tokio::spawn(edgecam::health::watchdog::run(service.shared.clone(), n.clone()));
+        }
         wait_for_shutdown_signal().await;
         tracing::info!("shutting down");
+        if let Some(n) = &notifier {
+            n.stopping();
+        }
         service.shutdown().await;
         Ok(())
     })
 }
+
+/// A configuration that does not validate: exit 78 (EX_CONFIG), which the
+/// systemd unit does not restart on.
+#[derive(Debug)]
+struct ConfigInvalid(anyhow::Error);
+
+impl std::fmt::Display for ConfigInvalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigInvalid {}
 
 async fn wait_for_shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};

@@ -71,7 +71,7 @@ fn bad_configs_exit_non_zero_naming_key_and_line() {
                 args.push(f.path().to_str().unwrap());
             }
             let (code, _, err) = edgecam(&args);
-            assert_eq!(code, 2, "{args:?} on {text:?}: {err}");
+            assert_eq!(code, 78, "{args:?} on {text:?}: {err} (EX_CONFIG)");
             assert!(
                 err.contains(expected),
                 "{args:?}: expected {expected:?} in: {err}"
@@ -84,7 +84,7 @@ fn bad_configs_exit_non_zero_naming_key_and_line() {
 #[test]
 fn missing_config_file_is_a_clear_error() {
     let (code, _, err) = edgecam(&["run", "--config", "/nonexistent/edgecam.toml"]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 78);
     assert!(
         err.contains("cannot read config /nonexistent/edgecam.toml"),
         "{err}"

@@ -65,6 +65,9 @@ pub struct CameraShared {
     /// Pending snapshot requests, answered with the next decoded picture.
     snapshots: Mutex<Vec<SnapshotReply>>,
     snapshot_wanted: AtomicBool,
+    /// When the decode thread last went round its loop (ms on
+    /// [`crate::clock::monotonic_ms`]), for the watchdog.
+    heartbeat_ms: AtomicU64,
     status: Mutex<StatusInfo>,
     /// The output pool in use, for stats (the decode thread owns its use).
     pool: Mutex<Option<crate::pool::FramePool>>,
@@ -99,6 +102,7 @@ impl CameraShared {
             settings_version: AtomicU64::new(1),
             snapshots: Mutex::new(Vec::new()),
             snapshot_wanted: AtomicBool::new(false),
+            heartbeat_ms: AtomicU64::new(crate::clock::monotonic_ms()),
             status: Mutex::new(StatusInfo::new(settings.enabled)),
             pool: Mutex::new(None),
             status_version: AtomicU64::new(1),
@@ -192,6 +196,15 @@ impl CameraShared {
         lock(&self.snapshots).push(tx);
         self.snapshot_wanted.store(true, Ordering::Release);
         rx
+    }
+
+    /// The decode thread is alive and looping.
+    pub fn heartbeat(&self) {
+        self.heartbeat_ms.store(crate::clock::monotonic_ms(), Ordering::Relaxed);
+    }
+
+    pub fn heartbeat_age(&self) -> Duration {
+        Duration::from_millis(crate::clock::monotonic_ms().saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed)))
     }
 
     /// Checked per frame by the decode thread; an atomic, so no lock.

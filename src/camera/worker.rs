@@ -35,7 +35,11 @@ pub fn run(shared: Arc<CameraShared>, decoder: Box<dyn Decoder>, sink: Arc<dyn F
             return;
         }
     };
+    // Fault injection for the watchdog test (docs/design.md): this camera's
+    // decode thread hangs after its first unit.
+    let wedge = std::env::var("EDGECAM_FAULT_WEDGE_DECODER").is_ok_and(|c| c == shared.name);
     loop {
+        shared.heartbeat();
         let slot = match shared.ingest.pop(Duration::from_millis(500)) {
             Err(crate::ingest::Closed) => break,
             Ok(None) => continue,
@@ -43,6 +47,12 @@ pub fn run(shared: Arc<CameraShared>, decoder: Box<dyn Decoder>, sink: Arc<dyn F
         };
         pipeline.process(&shared, &slot.data, &slot.info, sink.as_ref());
         shared.ingest.recycle(slot);
+        if wedge {
+            tracing::warn!(camera = %shared.name, "fault injection: decode thread wedged");
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        }
     }
 }
 

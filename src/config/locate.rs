@@ -32,6 +32,21 @@ pub fn key_line(text: &str, path: &[String]) -> Option<usize> {
     span.map(|s| line_of(text, s.start))
 }
 
+/// `section.key` for every key set in the given top-level tables.
+pub fn section_keys(text: &str, sections: &[&str]) -> std::collections::BTreeSet<String> {
+    let mut keys = std::collections::BTreeSet::new();
+    let Ok(root) = DeTable::parse(text) else {
+        return keys;
+    };
+    for (name, value) in root.get_ref().iter() {
+        let name = name.get_ref().to_string();
+        if let (true, DeValue::Table(t)) = (sections.contains(&name.as_str()), value.get_ref()) {
+            keys.extend(t.iter().map(|(k, _)| format!("{name}.{}", k.get_ref())));
+        }
+    }
+    keys
+}
+
 /// `camera[1].fps` from `["camera", "1", "fps"]`.
 pub fn display_path(path: &[String]) -> String {
     let mut out = String::new();

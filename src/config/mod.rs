@@ -26,6 +26,13 @@ pub struct Config {
     pub pressure: crate::pressure::PressureConfig,
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
+    /// Keys the file sets explicitly (`pressure.fps_ladder`), so a board
+    /// profile fills in only what the user left out.
+    #[serde(skip)]
+    pub explicit: std::collections::BTreeSet<String>,
+    /// The board profile in use, if any.
+    #[serde(skip)]
+    pub board: Option<crate::board::BoardProfile>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -33,6 +40,11 @@ pub struct Config {
 pub struct DeviceConfig {
     /// Identifies this box in every topic: `edgecam/<id>/...`.
     pub id: String,
+    /// Board profile: `"auto"` (device tree / DMI), a profile name such as
+    /// `"rpi4"`, or absent for built-in defaults.
+    pub board: Option<String>,
+    /// Where profiles live (default /usr/share/edgecam/boards).
+    pub boards_dir: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -246,12 +258,54 @@ impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
-        Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        let mut config = Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if let Some(board) = config.device.board.clone() {
+            let dir = config.device.boards_dir.as_ref().map(std::path::PathBuf::from);
+            let line = key_line(&text, &["device".into(), "board".into()]).map_or(String::new(), |l| format!("line {l}: "));
+            let profile = crate::board::resolve(&board, dir.as_deref())
+                .map_err(|e| anyhow::anyhow!("{}: {line}device.board: {e}", path.display()))?;
+            if let Some(profile) = profile {
+                config.apply_board(profile);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Takes the profile's decoder, pool, thermal and ladder settings for
+    /// every key the file did not set itself.
+    pub fn apply_board(&mut self, profile: crate::board::BoardProfile) {
+        let unset = |key: &str| !self.explicit.contains(key);
+        let (p, d) = (&profile, &mut self.defaults);
+        if unset("defaults.decoder") {
+            d.decoder = p.decoder.backend;
+        }
+        if unset("defaults.pool_frames") {
+            d.pool_frames = p.pool.frames_per_camera;
+        }
+        let pressure = &mut self.pressure;
+        if unset("pressure.thermal_zones") {
+            pressure.thermal_zones = p.thermal.zones.clone();
+        }
+        if unset("pressure.thermal_enter_c") {
+            pressure.thermal_enter_c = p.thermal.enter_c;
+        }
+        if unset("pressure.thermal_leave_c") {
+            pressure.thermal_leave_c = p.thermal.leave_c;
+        }
+        if unset("pressure.fps_ladder") {
+            pressure.fps_ladder = p.ladder.fps.clone();
+        }
+        if unset("pressure.width_ladder") {
+            pressure.width_ladder = p.ladder.widths.clone();
+        }
+        tracing::info!(board = %p.board.name, decode = %p.board.hardware_decode, "board profile applied");
+        self.board = Some(profile);
     }
 
     /// Parses and validates a whole file.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| locate::from_toml_error(text, &e))?;
+        let mut config: Config = toml::from_str(text).map_err(|e| locate::from_toml_error(text, &e))?;
+        config.explicit = locate::section_keys(text, &["defaults", "pressure"]);
         config.validate().map_err(|(path, message)| ConfigError {
             line: key_line(text, &path),
             key: locate::display_path(&path),

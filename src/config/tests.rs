@@ -112,3 +112,24 @@ fn example_config_in_the_repo_is_valid() {
             .unwrap();
     Config::parse(&text).unwrap();
 }
+
+#[test]
+fn a_board_profile_fills_only_what_the_file_leaves_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("edgecam.toml");
+    let boards = concat!(env!("CARGO_MANIFEST_DIR"), "/boards");
+    let text = MINIMAL.replace(
+        "id = \"box1\"",
+        &format!("id = \"box1\"\nboard = \"rpi4\"\nboards_dir = \"{boards}\"\n[pressure]\nthermal_enter_c = 77"),
+    );
+    std::fs::write(&file, &text).unwrap();
+    let c = Config::load(&file).unwrap();
+    assert_eq!(c.board.as_ref().unwrap().board.name, "rpi4");
+    assert_eq!(c.defaults.decoder, DecoderChoice::V4l2m2m);
+    assert_eq!(c.pressure.thermal_zones, vec!["cpu-thermal".to_string()]);
+    assert_eq!(c.pressure.thermal_leave_c, 70.0);
+    assert_eq!(c.pressure.thermal_enter_c, 77.0, "explicit keys win");
+    std::fs::write(&file, text.replace("\"rpi4\"", "\"rpi9\"")).unwrap();
+    let err = Config::load(&file).unwrap_err().to_string();
+    assert!(err.contains("line 3: device.board: no profile named \"rpi9\""), "{err}");
+}

@@ -2,6 +2,8 @@
 //! footprint.
 
 pub mod report;
+pub mod sd_notify;
+pub mod watchdog;
 
 use std::sync::Mutex;
 use std::time::Instant;

@@ -190,6 +190,10 @@ pub struct Edgecam {
 
 impl Edgecam {
     pub fn run(config: &str) -> Edgecam {
+        Self::run_with_env(config, &[])
+    }
+
+    pub fn run_with_env(config: &str, env: &[(&str, &str)]) -> Edgecam {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("edgecam.toml");
         std::fs::write(&conf, config).unwrap();
@@ -199,6 +203,7 @@ impl Edgecam {
             .arg(&conf)
             .env("EDGECAM_LOG", "debug,rumqttc=info,retina=info")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
