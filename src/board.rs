@@ -164,7 +164,7 @@ pub fn resolve(board: &str, dir: Option<&Path>) -> anyhow::Result<Option<BoardPr
         .into_iter()
         .find(|p| p.board.name == board)
         .map(Some)
-        .ok_or_else(|| anyhow::anyhow!("device.board: no profile named {board:?} in {}", dir.display()))
+        .ok_or_else(|| anyhow::anyhow!("no profile named {board:?} in {}", dir.display()))
 }
 
 #[cfg(test)]
