@@ -70,7 +70,10 @@ pub fn default_dirs() -> Vec<PathBuf> {
     {
         dirs.push(prefix.join("share/edgecam/boards"));
     }
-    dirs.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/boards")));
+    dirs.push(PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/boards"
+    )));
     dirs
 }
 
@@ -86,7 +89,8 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<Vec<BoardProfile>> {
     paths.sort();
     for path in paths {
         let text = std::fs::read_to_string(&path)?;
-        let profile: BoardProfile = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let profile: BoardProfile =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
         anyhow::ensure!(
             profile.board.name == stem,
@@ -107,11 +111,21 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<Vec<BoardProfile>> {
 
 /// Picks the profile for this machine: device-tree compatible strings in
 /// order (most specific first), else DMI.
-pub fn detect<'a>(profiles: &'a [BoardProfile], dt_compatible: &Path, dmi_dir: &Path) -> Option<&'a BoardProfile> {
+pub fn detect<'a>(
+    profiles: &'a [BoardProfile],
+    dt_compatible: &Path,
+    dmi_dir: &Path,
+) -> Option<&'a BoardProfile> {
     if let Ok(raw) = std::fs::read(dt_compatible) {
-        let entries = raw.split(|&b| b == 0).filter(|s| !s.is_empty()).map(String::from_utf8_lossy);
+        let entries = raw
+            .split(|&b| b == 0)
+            .filter(|s| !s.is_empty())
+            .map(String::from_utf8_lossy);
         for entry in entries {
-            if let Some(p) = profiles.iter().find(|p| p.board.compatible.iter().any(|c| *c == entry)) {
+            if let Some(p) = profiles
+                .iter()
+                .find(|p| p.board.compatible.iter().any(|c| *c == entry))
+            {
                 return Some(p);
             }
         }
@@ -120,7 +134,12 @@ pub fn detect<'a>(profiles: &'a [BoardProfile], dt_compatible: &Path, dmi_dir: &
     if !dmi_dir.exists() {
         return None;
     }
-    let field = |name: &str| std::fs::read_to_string(dmi_dir.join(name)).unwrap_or_default().trim().to_string();
+    let field = |name: &str| {
+        std::fs::read_to_string(dmi_dir.join(name))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
     let specific = profiles.iter().find(|p| {
         p.board.dmi.as_ref().is_some_and(|rules| {
             !rules.is_empty()
@@ -130,7 +149,11 @@ pub fn detect<'a>(profiles: &'a [BoardProfile], dt_compatible: &Path, dmi_dir: &
                 })
         })
     });
-    specific.or_else(|| profiles.iter().find(|p| p.board.dmi.as_ref().is_some_and(Vec::is_empty)))
+    specific.or_else(|| {
+        profiles
+            .iter()
+            .find(|p| p.board.dmi.as_ref().is_some_and(Vec::is_empty))
+    })
 }
 
 /// `*` matches any run of characters; everything else literally.
@@ -138,7 +161,8 @@ fn glob_match(pattern: &str, text: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == text,
         Some((head, rest)) => {
-            text.starts_with(head) && (0..=text.len() - head.len()).any(|i| glob_match(rest, &text[head.len() + i..]))
+            text.starts_with(head)
+                && (0..=text.len() - head.len()).any(|i| glob_match(rest, &text[head.len() + i..]))
         }
     }
 }
@@ -150,11 +174,19 @@ pub fn resolve(board: &str, dir: Option<&Path>) -> anyhow::Result<Option<BoardPr
         None => default_dirs()
             .into_iter()
             .find(|d| d.is_dir())
-            .ok_or_else(|| anyhow::anyhow!("no board profile directory found (looked in /usr/share/edgecam/boards)"))?,
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no board profile directory found (looked in /usr/share/edgecam/boards)"
+                )
+            })?,
     };
     let profiles = load_dir(&dir)?;
     if board == "auto" {
-        let found = detect(&profiles, Path::new("/proc/device-tree/compatible"), Path::new("/sys/class/dmi/id"));
+        let found = detect(
+            &profiles,
+            Path::new("/proc/device-tree/compatible"),
+            Path::new("/sys/class/dmi/id"),
+        );
         if found.is_none() {
             tracing::info!("no board profile matches this machine; using built-in defaults");
         }
@@ -184,11 +216,19 @@ mod tests {
         }
         for p in &profiles {
             assert!(!p.board.hardware_decode.is_empty());
-            assert!(!p.ladder.fps.is_empty() && p.ladder.fps.windows(2).all(|w| w[1] < w[0]), "{}", p.board.name);
+            assert!(
+                !p.ladder.fps.is_empty() && p.ladder.fps.windows(2).all(|w| w[1] < w[0]),
+                "{}",
+                p.board.name
+            );
             assert!((1..=64).contains(&p.pool.frames_per_camera));
         }
         let rpi5 = profiles.iter().find(|p| p.board.name == "rpi5").unwrap();
-        assert_eq!(rpi5.decoder.backend, DecoderChoice::Software, "the Pi 5 has no H.264 decoder");
+        assert_eq!(
+            rpi5.decoder.backend,
+            DecoderChoice::Software,
+            "the Pi 5 has no H.264 decoder"
+        );
     }
 
     #[test]
@@ -208,7 +248,10 @@ mod tests {
         std::fs::create_dir(&dmi).unwrap();
         std::fs::write(dmi.join("sys_vendor"), "QEMU\n").unwrap();
         let missing_dt = dir.path().join("nope");
-        assert_eq!(detect(&profiles, &missing_dt, &dmi).unwrap().board.name, "x86-generic");
+        assert_eq!(
+            detect(&profiles, &missing_dt, &dmi).unwrap().board.name,
+            "x86-generic"
+        );
     }
 
     #[test]

@@ -71,14 +71,16 @@ fn main() -> ExitCode {
                 out,
             }))
         }),
-        Command::CheckConfig { file } => edgecam::config::Config::load(&file).map_err(|e| ConfigInvalid(e).into()).map(|c| {
-            println!(
-                "{}: OK ({} camera{})",
-                file.display(),
-                c.cameras.len(),
-                if c.cameras.len() == 1 { "" } else { "s" }
-            );
-        }),
+        Command::CheckConfig { file } => edgecam::config::Config::load(&file)
+            .map_err(|e| ConfigInvalid(e).into())
+            .map(|c| {
+                println!(
+                    "{}: OK ({} camera{})",
+                    file.display(),
+                    c.cameras.len(),
+                    if c.cameras.len() == 1 { "" } else { "s" }
+                );
+            }),
         Command::Probe { json } => {
             probe(json);
             Ok(())
@@ -88,7 +90,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("edgecam: {e:#}");
-            if e.is::<ConfigInvalid>() { ExitCode::from(78) } else { ExitCode::from(1) }
+            if e.is::<ConfigInvalid>() {
+                ExitCode::from(78)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }
@@ -131,7 +137,10 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         let notifier = edgecam::health::sd_notify::Notifier::from_env().map(std::sync::Arc::new);
         if let Some(n) = &notifier {
             n.ready(&format!("{cameras} cameras starting"));
-            tokio::spawn(edgecam::health::watchdog::run(service.shared.clone(), n.clone()));
+            tokio::spawn(edgecam::health::watchdog::run(
+                service.shared.clone(),
+                n.clone(),
+            ));
         }
         wait_for_shutdown_signal().await;
         tracing::info!("shutting down");

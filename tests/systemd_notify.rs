@@ -19,7 +19,9 @@ impl FakeSystemd {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notify.sock");
         let socket = UnixDatagram::bind(&path).unwrap();
-        socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
         FakeSystemd {
             socket,
             path: path.to_string_lossy().into(),
@@ -52,12 +54,29 @@ fn config(port: u16) -> String {
 fn ready_status_watchdog_and_stopping() {
     let broker = Mosquitto::start();
     let systemd = FakeSystemd::new();
-    let mut edgecam = Edgecam::run_with_env(&config(broker.port), &[("NOTIFY_SOCKET", &systemd.path), ("WATCHDOG_USEC", "600000")]);
+    let mut edgecam = Edgecam::run_with_env(
+        &config(broker.port),
+        &[
+            ("NOTIFY_SOCKET", &systemd.path),
+            ("WATCHDOG_USEC", "600000"),
+        ],
+    );
     let msgs = systemd.collect(Duration::from_secs(4));
-    assert!(msgs.first().is_some_and(|m| m.starts_with("READY=1\nSTATUS=")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.starts_with("STATUS=1/1 cameras online; mqtt connected")), "{msgs:?}");
+    assert!(
+        msgs.first()
+            .is_some_and(|m| m.starts_with("READY=1\nSTATUS=")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("STATUS=1/1 cameras online; mqtt connected")),
+        "{msgs:?}"
+    );
     let pings = msgs.iter().filter(|m| *m == "WATCHDOG=1").count();
-    assert!(pings >= 5, "a ping every 200 ms expected, got {pings}: {msgs:?}");
+    assert!(
+        pings >= 5,
+        "a ping every 200 ms expected, got {pings}: {msgs:?}"
+    );
     edgecam.signal(libc::SIGTERM);
     let msgs = systemd.collect(Duration::from_secs(1));
     assert!(msgs.iter().any(|m| m.starts_with("STOPPING=1")), "{msgs:?}");
@@ -69,15 +88,30 @@ fn watchdog_pings_stop_when_a_decoder_wedges() {
     let systemd = FakeSystemd::new();
     let _edgecam = Edgecam::run_with_env(
         &config(broker.port),
-        &[("NOTIFY_SOCKET", &systemd.path), ("WATCHDOG_USEC", "600000"), ("EDGECAM_FAULT_WEDGE_DECODER", "syn")],
+        &[
+            ("NOTIFY_SOCKET", &systemd.path),
+            ("WATCHDOG_USEC", "600000"),
+            ("EDGECAM_FAULT_WEDGE_DECODER", "syn"),
+        ],
     );
     // Pings at first (the thread only just stopped looping)…
     let early = systemd.collect(Duration::from_secs(3));
     assert!(early.iter().any(|m| m == "WATCHDOG=1"), "{early:?}");
     // …then none once it has been stuck past the limit, and a status saying why.
     let later = systemd.collect(Duration::from_secs(12));
-    let tail_start = later.iter().rposition(|m| m == "WATCHDOG=1").map_or(0, |i| i + 1);
-    assert!(later[tail_start..].iter().any(|m| m.contains("decode stuck: syn")), "{later:?}");
+    let tail_start = later
+        .iter()
+        .rposition(|m| m == "WATCHDOG=1")
+        .map_or(0, |i| i + 1);
+    assert!(
+        later[tail_start..]
+            .iter()
+            .any(|m| m.contains("decode stuck: syn")),
+        "{later:?}"
+    );
     let quiet = systemd.collect(Duration::from_secs(2));
-    assert!(!quiet.iter().any(|m| m == "WATCHDOG=1"), "pings must stop: {quiet:?}");
+    assert!(
+        !quiet.iter().any(|m| m == "WATCHDOG=1"),
+        "pings must stop: {quiet:?}"
+    );
 }

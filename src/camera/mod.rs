@@ -200,11 +200,14 @@ impl CameraShared {
 
     /// The decode thread is alive and looping.
     pub fn heartbeat(&self) {
-        self.heartbeat_ms.store(crate::clock::monotonic_ms(), Ordering::Relaxed);
+        self.heartbeat_ms
+            .store(crate::clock::monotonic_ms(), Ordering::Relaxed);
     }
 
     pub fn heartbeat_age(&self) -> Duration {
-        Duration::from_millis(crate::clock::monotonic_ms().saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed)))
+        Duration::from_millis(
+            crate::clock::monotonic_ms().saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed)),
+        )
     }
 
     /// Checked per frame by the decode thread; an atomic, so no lock.

@@ -258,10 +258,16 @@ impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
-        let mut config = Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut config =
+            Config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if let Some(board) = config.device.board.clone() {
-            let dir = config.device.boards_dir.as_ref().map(std::path::PathBuf::from);
-            let line = key_line(&text, &["device".into(), "board".into()]).map_or(String::new(), |l| format!("line {l}: "));
+            let dir = config
+                .device
+                .boards_dir
+                .as_ref()
+                .map(std::path::PathBuf::from);
+            let line = key_line(&text, &["device".into(), "board".into()])
+                .map_or(String::new(), |l| format!("line {l}: "));
             let profile = crate::board::resolve(&board, dir.as_deref())
                 .map_err(|e| anyhow::anyhow!("{}: {line}device.board: {e}", path.display()))?;
             if let Some(profile) = profile {
@@ -304,7 +310,8 @@ impl Config {
 
     /// Parses and validates a whole file.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        let mut config: Config = toml::from_str(text).map_err(|e| locate::from_toml_error(text, &e))?;
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| locate::from_toml_error(text, &e))?;
         config.explicit = locate::section_keys(text, &["defaults", "pressure"]);
         config.validate().map_err(|(path, message)| ConfigError {
             line: key_line(text, &path),

@@ -131,5 +131,8 @@ fn a_board_profile_fills_only_what_the_file_leaves_out() {
     assert_eq!(c.pressure.thermal_enter_c, 77.0, "explicit keys win");
     std::fs::write(&file, text.replace("\"rpi4\"", "\"rpi9\"")).unwrap();
     let err = Config::load(&file).unwrap_err().to_string();
-    assert!(err.contains("line 3: device.board: no profile named \"rpi9\""), "{err}");
+    assert!(
+        err.contains("line 3: device.board: no profile named \"rpi9\""),
+        "{err}"
+    );
 }

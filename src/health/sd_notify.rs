@@ -29,13 +29,18 @@ impl Notifier {
         };
         let socket = UnixDatagram::unbound().ok()?;
         // WATCHDOG_PID, when set, names the process the watchdog is for.
-        let for_us = std::env::var("WATCHDOG_PID").map_or(true, |pid| pid == std::process::id().to_string());
+        let for_us =
+            std::env::var("WATCHDOG_PID").map_or(true, |pid| pid == std::process::id().to_string());
         let watchdog = std::env::var("WATCHDOG_USEC")
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
             .filter(|&us| us > 0 && for_us)
             .map(Duration::from_micros);
-        Some(Notifier { socket, target, watchdog })
+        Some(Notifier {
+            socket,
+            target,
+            watchdog,
+        })
     }
 
     /// The watchdog period systemd expects pings within, if enabled.

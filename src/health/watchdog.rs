@@ -19,17 +19,26 @@ pub const WEDGED_AFTER: Duration = Duration::from_secs(10);
 pub async fn run(shared: Arc<Shared>, notifier: Arc<Notifier>) {
     let period = notifier
         .watchdog_interval()
-        .map_or(Duration::from_secs(5), |w| (w / 3).max(Duration::from_millis(100)));
+        .map_or(Duration::from_secs(5), |w| {
+            (w / 3).max(Duration::from_millis(100))
+        });
     let mut last_status = String::new();
     let mut reported_wedge = false;
     loop {
         tokio::time::sleep(period).await;
         let cameras = shared.cameras();
-        let online = cameras.iter().filter(|c| c.status().state == CameraState::Online).count();
+        let online = cameras
+            .iter()
+            .filter(|c| c.status().state == CameraState::Online)
+            .count();
         let status = format!(
             "{online}/{} cameras online; mqtt {}",
             cameras.len(),
-            if shared.link.is_connected() { "connected" } else { "disconnected" }
+            if shared.link.is_connected() {
+                "connected"
+            } else {
+                "disconnected"
+            }
         );
         if status != last_status {
             notifier.status(&status);
