@@ -6,7 +6,7 @@
 # embedded broker, the real pipeline, a live table, JPEGs in ./demo-frames.
 demo:
 	@bash scripts/deps.sh build
-	cargo run --release -- demo --cameras 2 --seconds 20
+	cargo run --release --features demo-broker -- demo --cameras 2 --seconds 20
 
 # The whole test suite, installing what it needs (CI runs exactly this).
 test:
@@ -18,9 +18,13 @@ bench:
 	cargo build --release
 	/usr/bin/python3 bench/bench.py --cameras 4 --seconds 30
 
+# The shipped binary: static, stripped (cargo's strip leaves the static-pie's
+# symbol table in place, so strip it here).
 release:
 	@bash scripts/deps.sh build
 	cargo build --release
+	strip target/x86_64-unknown-linux-gnu/release/edgecam
+	@ls -l target/x86_64-unknown-linux-gnu/release/edgecam
 
 lint:
 	cargo fmt --check

@@ -12,6 +12,7 @@ step() { printf '\n== %s\n' "$*"; }
 step "format and lints"
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
+cargo clippy --all-targets --features demo-broker -- -D warnings
 
 step "unit and integration tests"
 cargo test --release --no-fail-fast

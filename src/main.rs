@@ -40,6 +40,9 @@ enum Command {
         /// Where to write a few received JPEGs.
         #[arg(long, default_value = "demo-frames")]
         out: PathBuf,
+        /// Use this MQTT broker (mqtt://host:port) instead of the embedded one.
+        #[arg(long)]
+        broker: Option<String>,
     },
     /// Validate a configuration file; exit non-zero with the offending key
     /// and line.
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
             fps,
             source,
             out,
+            broker,
         } => runtime().and_then(|rt| {
             rt.block_on(edgecam::demo::run(edgecam::demo::DemoOptions {
                 cameras,
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
                 fps,
                 source,
                 out,
+                broker,
             }))
         }),
         Command::CheckConfig { file } => edgecam::config::Config::load(&file)
@@ -100,19 +105,27 @@ fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("EDGECAM_LOG")
-        // The demo's embedded broker logs every client connect and disconnect.
-        .unwrap_or_else(|_| EnvFilter::new("info,rumqttd=off"));
+    use tracing_subscriber::filter::Targets;
+    // `EDGECAM_LOG=debug` or `info,edgecam::source=debug`. The demo's
+    // embedded broker logs every client connect and disconnect: off.
+    let filter: Targets = std::env::var("EDGECAM_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| "info,rumqttd=off".parse().expect("a valid default filter"));
     // Under systemd, journald adds its own timestamps.
     let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
     if under_journald {
-        builder.without_time().with_ansi(false).init();
+        builder
+            .without_time()
+            .with_ansi(false)
+            .finish()
+            .with(filter)
+            .init();
     } else {
-        builder.init();
+        builder.finish().with(filter).init();
     }
 }
 

@@ -1,9 +1,11 @@
 //! An MQTT 5 broker inside the process (rumqttd), so `edgecam demo` needs
 //! nothing installed. Bounded: its commit log is capped at a few segments.
 
+#[cfg(feature = "demo-broker")]
 use std::net::{SocketAddr, TcpListener};
 
 /// Starts the broker on 127.0.0.1 on a free port; returns the port.
+#[cfg(feature = "demo-broker")]
 pub fn start() -> anyhow::Result<u16> {
     let port = free_port()?;
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
@@ -46,6 +48,16 @@ max_inflight_count = 100
     anyhow::bail!("the embedded broker did not start listening on {addr}")
 }
 
+/// This build has no embedded broker.
+#[cfg(not(feature = "demo-broker"))]
+pub fn start() -> anyhow::Result<u16> {
+    anyhow::bail!(
+        "this edgecam was built without the embedded demo broker (feature demo-broker, which `make demo` turns on); \
+         run `edgecam demo --broker mqtt://127.0.0.1:1883` against a broker you have"
+    )
+}
+
+#[cfg(feature = "demo-broker")]
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }

@@ -17,6 +17,8 @@ use crate::service::Service;
 use crate::stats::Counters;
 
 pub struct DemoOptions {
+    /// An external broker (`mqtt://host:port`) instead of the embedded one.
+    pub broker: Option<String>,
     pub cameras: usize,
     pub seconds: u64,
     pub fps: f64,
@@ -29,9 +31,18 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         (1..=64).contains(&opts.cameras),
         "--cameras must be between 1 and 64"
     );
-    let port = broker::start()?;
+    let (host, port) = match &opts.broker {
+        Some(url) => {
+            let u = url::Url::parse(url).map_err(|e| anyhow::anyhow!("--broker {url}: {e}"))?;
+            (
+                u.host_str().unwrap_or("127.0.0.1").to_string(),
+                u.port().unwrap_or(1883),
+            )
+        }
+        None => ("127.0.0.1".to_string(), broker::start()?),
+    };
     let mut text = format!(
-        "[device]\nid = \"demo\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\nstats_interval_s = 5\n[defaults]\nfps = {}\n",
+        "[device]\nid = \"demo\"\n[mqtt]\nurl = \"mqtt://{host}:{port}\"\nstats_interval_s = 5\n[defaults]\nfps = {}\n",
         opts.fps
     );
     for i in 0..opts.cameras {
@@ -41,16 +52,23 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         ));
     }
     let config = Config::parse(&text).map_err(|e| anyhow::anyhow!("demo settings: {e}"))?;
-    let board = watch::watch(port, "edgecam/demo/+/frame".into(), opts.out.clone(), 3).await?;
+    let board = watch::watch(
+        &host,
+        port,
+        "edgecam/demo/+/frame".into(),
+        opts.out.clone(),
+        3,
+    )
+    .await?;
     let started = Instant::now();
     let service = Service::start(config, None).await?;
     let cameras = service.cameras();
     println!(
-        "edgecam demo: {} synthetic camera(s) {} -> {} fps JPEG, embedded broker on 127.0.0.1:{port}",
+        "edgecam demo: {} synthetic camera(s) {} -> {} fps JPEG, broker on {host}:{port}",
         opts.cameras, opts.source, opts.fps
     );
     println!(
-        "subscribe yourself: mosquitto_sub -p {port} -V mqttv5 -t 'edgecam/demo/#' -F '%t %l bytes'"
+        "subscribe yourself: mosquitto_sub -h {host} -p {port} -V mqttv5 -t 'edgecam/demo/#' -F '%t %l bytes'"
     );
     crate::health::process_usage();
     let mut last: Vec<Counters> = cameras.iter().map(|c| c.stats.counters()).collect();

@@ -31,13 +31,14 @@ pub type Board = Arc<Mutex<BTreeMap<String, Received>>>;
 
 /// Subscribes to `<prefix>/<device>/+/frame` and records into the board.
 pub async fn watch(
+    host: &str,
     port: u16,
     filter: String,
     out: PathBuf,
     keep_per_camera: usize,
 ) -> anyhow::Result<Board> {
     std::fs::create_dir_all(&out)?;
-    let mut opts = MqttOptions::new("edgecam-demo-watcher", "127.0.0.1", port);
+    let mut opts = MqttOptions::new("edgecam-demo-watcher", host, port);
     opts.set_max_packet_size(Some(16 * 1024 * 1024));
     opts.set_keep_alive(Duration::from_secs(15));
     let (client, mut eventloop) = AsyncClient::new(opts, 16);
