@@ -14,12 +14,16 @@ cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo clippy --all-targets --features demo-broker -- -D warnings
 
+step "release binary for the VM tests (with the embedded broker they run inside the VM)"
+cargo build --release --features demo-broker
+mkdir -p target/vm && cp target/x86_64-unknown-linux-gnu/release/edgecam target/vm/edgecam
+
 step "unit and integration tests"
 cargo test --release --no-fail-fast
 
 if [ -d tests/vm/cases ] && [ -x tests/vm/run-all.sh ]; then
   step "V4L2 tests in a VM"
-  tests/vm/run-all.sh
+  EDGECAM_VM_BINARY=target/vm/edgecam tests/vm/run-all.sh
 fi
 
 for check in tests/ship/*.sh; do

@@ -182,6 +182,68 @@ impl Converter {
     }
 }
 
+/// Packed 4:2:2 (YUYV, or UYVY with `luma_first == false`), as USB cameras
+/// deliver it, to packed I420 in `dst` ([`frame_bytes`] long): luma taken as
+/// is, chroma averaged over each pair of rows. One pass over the frame.
+pub fn packed422_to_i420(
+    src: &[u8],
+    stride: usize,
+    width: usize,
+    height: usize,
+    luma_first: bool,
+    dst: &mut [u8],
+) {
+    let (cw, ch) = (chroma(width), chroma(height));
+    let (dst_y, dst_c) = dst[..frame_bytes(width, height)].split_at_mut(width * height);
+    let (dst_u, dst_v) = dst_c.split_at_mut(cw * ch);
+    let (yo, uo, vo) = if luma_first { (0, 1, 3) } else { (1, 0, 2) };
+    for (r, out) in dst_y.chunks_exact_mut(width).enumerate() {
+        let row = &src[r * stride..r * stride + width * 2];
+        for (px, pair) in out.iter_mut().zip(row.chunks_exact(2)) {
+            *px = pair[yo];
+        }
+    }
+    for cr in 0..ch {
+        let r0 = 2 * cr;
+        let r1 = (r0 + 1).min(height - 1);
+        let a = &src[r0 * stride..r0 * stride + width * 2];
+        let b = &src[r1 * stride..r1 * stride + width * 2];
+        let (u_row, v_row) = (
+            &mut dst_u[cr * cw..(cr + 1) * cw],
+            &mut dst_v[cr * cw..(cr + 1) * cw],
+        );
+        for (i, (qa, qb)) in a.chunks_exact(4).zip(b.chunks_exact(4)).enumerate() {
+            u_row[i] = (u16::from(qa[uo]) + u16::from(qb[uo])).div_ceil(2) as u8;
+            v_row[i] = (u16::from(qa[vo]) + u16::from(qb[vo])).div_ceil(2) as u8;
+        }
+        if width % 2 == 1 {
+            // The last pixel of an odd row has no pair: repeat the last chroma.
+            let last = cw - 1;
+            u_row[last] = u_row[last.saturating_sub(1)];
+            v_row[last] = v_row[last.saturating_sub(1)];
+        }
+    }
+}
+
+/// Resamples one chroma plane of `src_w` x `src_h` (rows `stride` apart) to
+/// `dst_w` x `dst_h` by taking the nearest sample: JPEG's 4:2:2, 4:4:4 and
+/// 4:4:0 chroma to 4:2:0.
+pub fn chroma_to_420(
+    src: &[u8],
+    stride: usize,
+    (src_w, src_h): (usize, usize),
+    dst: &mut [u8],
+    (dst_w, dst_h): (usize, usize),
+) {
+    for (y, out) in dst.chunks_exact_mut(dst_w).take(dst_h).enumerate() {
+        let sy = (y * src_h / dst_h.max(1)).min(src_h.saturating_sub(1));
+        let row = &src[sy * stride..];
+        for (x, px) in out.iter_mut().enumerate() {
+            *px = row[(x * src_w / dst_w.max(1)).min(src_w.saturating_sub(1))];
+        }
+    }
+}
+
 fn copy_rows(src: &[u8], stride: usize, dst: &mut [u8], width: usize, height: usize, bpp: usize) {
     let row = width * bpp;
     for (r, out) in dst.chunks_exact_mut(row).take(height).enumerate() {
@@ -286,6 +348,40 @@ mod tests {
             assert!(out[..32 * 24].iter().all(|&b| b == 100));
         }
         assert!(out[32 * 24..].chunks(2).all(|p| p == [50, 200]));
+    }
+
+    #[test]
+    fn yuyv_and_uyvy_become_i420() {
+        // 4x2 YUYV: Y = 10,20,30,40 / 50,60,70,80; U/V per pair and row.
+        let yuyv = [
+            10, 100, 20, 200, 30, 102, 40, 202, // row 0
+            50, 110, 60, 210, 70, 112, 80, 212, // row 1
+        ];
+        let mut out = vec![0u8; frame_bytes(4, 2)];
+        packed422_to_i420(&yuyv, 8, 4, 2, true, &mut out);
+        assert_eq!(&out[..8], &[10, 20, 30, 40, 50, 60, 70, 80]);
+        assert_eq!(&out[8..], &[105, 107, 205, 207]);
+        let uyvy: Vec<u8> = yuyv
+            .chunks(2)
+            .flat_map(|p| [p[1], p[0]])
+            .collect::<Vec<_>>();
+        let mut out2 = vec![0u8; frame_bytes(4, 2)];
+        packed422_to_i420(&uyvy, 8, 4, 2, false, &mut out2);
+        assert_eq!(out, out2);
+    }
+
+    #[test]
+    fn chroma_resampling_to_420() {
+        // 4:2:2 chroma (2 wide, 4 high) -> 4:2:0 (2 wide, 2 high): every other row.
+        let src = [1, 2, 3, 4, 5, 6, 7, 8];
+        let mut dst = [0u8; 4];
+        chroma_to_420(&src, 2, (2, 4), &mut dst, (2, 2));
+        assert_eq!(dst, [1, 2, 5, 6]);
+        // 4:4:4 (4x2) -> 2x1.
+        let src = [1, 2, 3, 4, 5, 6, 7, 8];
+        let mut dst = [0u8; 2];
+        chroma_to_420(&src, 4, (4, 2), &mut dst, (2, 1));
+        assert_eq!(dst, [1, 3]);
     }
 
     #[test]

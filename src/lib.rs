@@ -29,3 +29,5 @@ pub mod scale;
 pub mod service;
 pub mod source;
 pub mod stats;
+pub mod tools;
+pub mod v4l2;

@@ -52,6 +52,59 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Decode a bitstream with one decoder backend and report what came
+    /// out: checks a hardware decoder without a camera.
+    Decode {
+        /// A file (Annex B H.264, concatenated FWHT frames) or
+        /// synthetic:WIDTHxHEIGHT@FPS (the built-in H.264 clip).
+        #[arg(long, default_value = "synthetic:1280x720@15")]
+        input: String,
+        /// h264, hevc, mjpeg or fwht.
+        #[arg(long, default_value = "h264")]
+        codec: String,
+        /// auto, software or v4l2m2m.
+        #[arg(long, default_value = "auto")]
+        decoder: String,
+        /// The V4L2 M2M device (default: probed).
+        #[arg(long)]
+        device: Option<PathBuf>,
+        /// Write the pictures here, packed I420, one after the other.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Subscribe to a broker and print one line per message, checking
+    /// frames (JPEG decodes, raw sizes).
+    Subscribe {
+        #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+        url: String,
+        #[arg(long, short, default_value = "edgecam/#")]
+        topic: Vec<String>,
+        /// Stop after this many frames (0: no limit).
+        #[arg(long, default_value_t = 0)]
+        count: u64,
+        /// Stop after this many seconds (0: no limit).
+        #[arg(long, default_value_t = 0.0)]
+        seconds: f64,
+        /// Write each frame's payload into this directory.
+        #[arg(long)]
+        save: Option<PathBuf>,
+    },
+    /// Publish one message (QoS 1), e.g. camera settings to
+    /// edgecam/<device>/<camera>/set.
+    Publish {
+        #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+        url: String,
+        #[arg(long, short)]
+        topic: String,
+        #[arg(long, short)]
+        message: String,
+    },
+    /// Run the embedded MQTT broker on 127.0.0.1 (for tests).
+    #[command(hide = true)]
+    Broker {
+        #[arg(long, default_value_t = 1883)]
+        port: u16,
+    },
 }
 
 fn main() -> ExitCode {
@@ -90,6 +143,26 @@ fn main() -> ExitCode {
             probe(json);
             Ok(())
         }
+        Command::Decode {
+            input,
+            codec,
+            decoder,
+            device,
+            output,
+        } => decode(input, &codec, &decoder, device, output),
+        Command::Subscribe {
+            url,
+            topic,
+            count,
+            seconds,
+            save,
+        } => subscribe(&url, topic, count, seconds, save),
+        Command::Publish {
+            url,
+            topic,
+            message,
+        } => publish(&url, &topic, &message),
+        Command::Broker { port } => edgecam::tools::broker(port),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -188,6 +261,73 @@ async fn wait_for_shutdown_signal() {
     }
 }
 
+fn decode(
+    input: String,
+    codec: &str,
+    decoder: &str,
+    device: Option<PathBuf>,
+    output: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use edgecam::config::DecoderChoice;
+    let codec = edgecam::decode::v4l2m2m::Codec::parse(codec)
+        .ok_or_else(|| anyhow::anyhow!("--codec {codec:?}: expected h264, hevc, mjpeg or fwht"))?;
+    let decoder = match decoder {
+        "auto" => DecoderChoice::Auto,
+        "software" => DecoderChoice::Software,
+        "v4l2m2m" => DecoderChoice::V4l2m2m,
+        other => anyhow::bail!("--decoder {other:?}: expected auto, software or v4l2m2m"),
+    };
+    let report = edgecam::tools::decode::run(edgecam::tools::decode::DecodeOptions {
+        input,
+        codec,
+        decoder,
+        device,
+        output,
+    })?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    anyhow::ensure!(report.pictures > 0, "no picture decoded");
+    Ok(())
+}
+
+/// host and port of an `mqtt://` URL.
+fn mqtt_endpoint(url: &str) -> anyhow::Result<(String, u16)> {
+    let parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("--url {url}: {e}"))?;
+    anyhow::ensure!(
+        parsed.scheme() == "mqtt",
+        "--url: only mqtt:// is supported here"
+    );
+    Ok((
+        parsed.host_str().unwrap_or("127.0.0.1").to_string(),
+        parsed.port().unwrap_or(1883),
+    ))
+}
+
+fn publish(url: &str, topic: &str, message: &str) -> anyhow::Result<()> {
+    let (host, port) = mqtt_endpoint(url)?;
+    runtime()?.block_on(edgecam::tools::subscribe::publish(
+        &host, port, topic, message,
+    ))
+}
+
+fn subscribe(
+    url: &str,
+    topics: Vec<String>,
+    count: u64,
+    seconds: f64,
+    save: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let (host, port) = mqtt_endpoint(url)?;
+    let opts = edgecam::tools::subscribe::SubscribeOptions {
+        host,
+        port,
+        topics,
+        count,
+        seconds,
+        save,
+    };
+    runtime()?.block_on(edgecam::tools::subscribe::run(opts))
+}
+
 fn probe(json: bool) {
     let factory = edgecam::decode::probe::DecoderFactory::probe();
     let report = factory.report();
@@ -215,7 +355,16 @@ fn probe(json: bool) {
     if !report.video_nodes.is_empty() {
         println!("video nodes:");
         for n in &report.video_nodes {
-            println!("  {} {}", n.device, n.name);
+            let kind = n
+                .kind
+                .map(|k| format!("{k:?}").to_lowercase())
+                .unwrap_or_else(|| n.error.clone().unwrap_or_default());
+            let id = n
+                .stable_id
+                .as_deref()
+                .map(|id| format!(" (source = \"usb:{id}\")"))
+                .unwrap_or_default();
+            println!("  {} {}: {kind}{id}", n.device, n.name);
         }
     }
 }

@@ -146,7 +146,8 @@ impl Service {
         let (incoming_tx, incoming_rx) = mpsc::channel(64);
         let driver = tokio::spawn(mqtt::drive(eventloop, Arc::clone(&link), incoming_tx));
 
-        let decoders = DecoderFactory::probe();
+        let decoders =
+            DecoderFactory::probe_with(&crate::decode::probe::DecoderOptions::from_config(&config));
         let report = decoders.report();
         tracing::info!(decoder = report.auto_choice, reason = %report.auto_reason, "decoder chosen for decoder = \"auto\"");
 
@@ -155,6 +156,7 @@ impl Service {
         let settings = config.camera_settings();
         let interval = Duration::from_secs_f64(config.mqtt.stats_interval_s);
         let pressure = config.pressure.clone();
+        let usb_auto = config.usb.auto;
         let shared = Arc::new(Shared {
             topics,
             client,
@@ -176,6 +178,11 @@ impl Service {
             tokio::spawn(crate::health::report::run(Arc::clone(&shared), interval)),
             tokio::spawn(crate::control::run(Arc::clone(&shared), incoming_rx)),
         ];
+        if usb_auto {
+            tasks.push(tokio::spawn(crate::source::v4l2::auto::run(Arc::clone(
+                &shared,
+            ))));
+        }
         if pressure.enabled {
             tasks.push(tokio::spawn(crate::pressure::run(
                 Arc::clone(&shared),

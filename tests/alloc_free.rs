@@ -196,3 +196,108 @@ fn mqtt_client_allocations_per_publish_are_measured() {
     // properties as owned strings, content type, Bytes owner).
     assert!(per_publish < 40.0, "{per_publish} allocations per publish");
 }
+
+/// A USB camera's frames (the V4L2 capture path): each unit is the format
+/// header the source writes plus the captured bytes, decoded by the
+/// capture decoder (YUYV converted once into its own buffer; MJPEG
+/// published as is).
+fn run_capture_path(
+    unit: &[u8],
+    format: OutputFormat,
+    width: Option<u32>,
+    warmup: usize,
+    units: usize,
+) -> (u64, u64) {
+    use edgecam::decode::capture::CaptureDecoder;
+    use edgecam::decode::probe::DecoderFactory;
+    let mut s = settings(format, width);
+    s.source = SourceSpec::parse("v4l2:/dev/video0").unwrap();
+    let shared = CameraShared::new(&s, "t/cam/frame".into(), Arc::default());
+    let decoder = CaptureDecoder::new(
+        "cam",
+        DecoderFactory::software_only(),
+        DecoderChoice::Software,
+    );
+    let mut pipeline = FramePipeline::new(Box::new(decoder), 80).unwrap();
+    let sink = DiscardSink {
+        frames: AtomicU64::new(0),
+    };
+    let frame_ns = 1_000_000_000 / 15;
+    let mut step = |n: usize| {
+        let t = n as i64 * frame_ns;
+        // Raw and MJPEG frames stand alone: every one is a keyframe.
+        shared.offer_unit(
+            &[unit],
+            edgecam::pace::FrameKind::Keyframe,
+            t,
+            1_700_000_000_000_000_000 + t,
+        );
+        while let Ok(Some(slot)) = shared.ingest.pop(Duration::ZERO) {
+            pipeline.process(&shared, &slot.data, &slot.info, &sink);
+            shared.ingest.recycle(slot);
+        }
+    };
+    for n in 0..warmup {
+        step(n);
+    }
+    let published_before = sink.frames.load(Ordering::Relaxed);
+    let ((), allocs) = count(|| {
+        for n in warmup..warmup + units {
+            step(n);
+        }
+    });
+    (
+        allocs,
+        sink.frames.load(Ordering::Relaxed) - published_before,
+    )
+}
+
+fn capture_unit(fourcc: &[u8; 4], width: u32, height: u32, stride: u32, payload: &[u8]) -> Vec<u8> {
+    let format = edgecam::decode::capture::CaptureFormat {
+        fourcc: *fourcc,
+        width,
+        height,
+        stride,
+    };
+    let mut unit = format.header().to_vec();
+    unit.extend_from_slice(payload);
+    unit
+}
+
+#[test]
+fn usb_yuyv_capture_allocates_nothing_per_frame() {
+    let (w, h) = (640usize, 480usize);
+    let yuyv: Vec<u8> = (0..w * h * 2).map(|i| (i % 251) as u8).collect();
+    let unit = capture_unit(b"YUYV", w as u32, h as u32, (w * 2) as u32, &yuyv);
+    for (format, width) in [(OutputFormat::Jpeg, None), (OutputFormat::Nv12, Some(320))] {
+        let (allocs, published) = run_capture_path(&unit, format, width, 60, 300);
+        assert_eq!(published, 100, "{format:?}: 5 fps out of 15 over 300 units");
+        assert_eq!(
+            allocs, 0,
+            "{format:?}: {allocs} heap allocations over 300 units"
+        );
+    }
+}
+
+#[test]
+fn usb_mjpeg_pass_through_allocates_nothing_per_frame() {
+    let (w, h) = (640usize, 360usize);
+    let spec = SyntheticSpec::parse("640x360@15").unwrap();
+    let mut yuv = vec![0u8; w * h * 3 / 2];
+    edgecam::source::synthetic::paint(&mut yuv, w, h, 7);
+    let mut enc = edgecam::publish::jpeg::JpegEncoder::new(85).unwrap();
+    let mut jpeg = vec![0u8; edgecam::publish::jpeg::JpegEncoder::max_len(w, h)];
+    let n = enc
+        .encode_i420(&edgecam::publish::jpeg::packed_i420(&yuv, w, h), &mut jpeg)
+        .unwrap();
+    let unit = capture_unit(
+        b"MJPG",
+        spec.width as u32,
+        spec.height as u32,
+        0,
+        &jpeg[..n],
+    );
+    let (allocs, published) = run_capture_path(&unit, OutputFormat::Jpeg, None, 60, 300);
+    assert_eq!(published, 100);
+    assert_eq!(allocs, 0, "{allocs} heap allocations over 300 units");
+}

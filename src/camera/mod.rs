@@ -74,6 +74,9 @@ pub struct CameraShared {
     status_version: AtomicU64,
     /// Wakes the state publisher when any camera's status changes.
     status_changed: Arc<Notify>,
+    /// The stream restarted: the next unit queued tells the decoder to
+    /// drop what it holds of the old stream (a hardware decoder's queues).
+    reset_pending: AtomicBool,
 }
 
 impl CameraShared {
@@ -107,6 +110,7 @@ impl CameraShared {
             pool: Mutex::new(None),
             status_version: AtomicU64::new(1),
             status_changed,
+            reset_pending: AtomicBool::new(false),
         }
     }
 
@@ -280,14 +284,18 @@ impl CameraShared {
             }
             Admit::Decode { publish } => publish,
         };
+        let reset = self.reset_pending.swap(false, Ordering::Relaxed);
         let info = UnitInfo {
             kind,
             stream_ns,
             capture_ns,
             publish,
-            reset: false,
+            reset,
         };
         if !self.ingest.push(parts, info) {
+            if reset {
+                self.reset_pending.store(true, Ordering::Relaxed);
+            }
             self.stats.dropped(DropReason::Late);
             if kind != FrameKind::Disposable {
                 // The decoder will miss a reference: resume at a keyframe.
@@ -301,6 +309,7 @@ impl CameraShared {
     pub fn restart_stream(&self) {
         self.ingest.flush();
         self.pacer().mark_discontinuity();
+        self.reset_pending.store(true, Ordering::Relaxed);
     }
 
     pub fn note_loss(&self) {
@@ -333,7 +342,8 @@ impl Camera {
         status_changed: Arc<Notify>,
     ) -> anyhow::Result<Camera> {
         let shared = Arc::new(CameraShared::new(&settings, frame_topic, status_changed));
-        let decoder = decoders.open(settings.decoder)?;
+        let decoder = decoders.open_for(&settings)?;
+        let h264_hardware = decoders.h264_hardware(settings.decoder);
         shared.update_status(|s| s.decoder = decoder.describe().to_string());
         let worker = {
             let shared = Arc::clone(&shared);
@@ -344,7 +354,7 @@ impl Camera {
         let (stop, stop_rx) = watch::channel(false);
         let source_task = {
             let shared = Arc::clone(&shared);
-            tokio::spawn(run_source(shared, settings.clone(), stop_rx))
+            tokio::spawn(run_source(shared, settings.clone(), h264_hardware, stop_rx))
         };
         Ok(Camera {
             shared,
@@ -372,6 +382,7 @@ impl Camera {
 async fn run_source(
     shared: Arc<CameraShared>,
     settings: CameraSettings,
+    h264_hardware: bool,
     stop: watch::Receiver<bool>,
 ) {
     if !settings.enabled {
@@ -389,5 +400,9 @@ async fn run_source(
             password,
         } => crate::source::rtsp::run(shared, url, username, password, timing, stop).await,
         SourceSpec::Synthetic(spec) => crate::source::synthetic::run(shared, spec, stop).await,
+        SourceSpec::V4l2(ref spec) => {
+            let spec = spec.clone();
+            crate::source::v4l2::run(shared, spec, settings, h264_hardware, stop).await
+        }
     }
 }

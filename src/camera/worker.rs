@@ -75,6 +75,8 @@ pub struct FramePipeline {
     consecutive_errors: u32,
     last_error_log: Option<Instant>,
     errors_since_log: u64,
+    /// The decoder description last put in the camera's status.
+    decoder_revision: u64,
 }
 
 impl FramePipeline {
@@ -89,6 +91,7 @@ impl FramePipeline {
             consecutive_errors: 0,
             last_error_log: None,
             errors_since_log: 0,
+            decoder_revision: 0,
         })
     }
 
@@ -101,6 +104,19 @@ impl FramePipeline {
         sink: &dyn FrameSink,
     ) {
         let started = Instant::now();
+        if info.reset {
+            self.decoder.reset();
+        }
+        if self.decoder.revision() != self.decoder_revision {
+            // The decoder changed what it is (a USB camera's format became
+            // known, hardware fell back to software): show it.
+            self.decoder_revision = self.decoder.revision();
+            let now = self.decoder.describe().to_string();
+            shared.update_status(|s| s.decoder = now);
+        }
+        if self.publish_as_is(shared, unit, info, sink) {
+            return;
+        }
         let Self {
             decoder,
             converter,
@@ -194,6 +210,88 @@ impl FramePipeline {
             }
             Err(Refused::Backpressure) => shared.stats.dropped(DropReason::MqttBackpressure),
         }
+    }
+
+    /// A USB camera's MJPEG frame when the output is JPEG at the camera's
+    /// size: published as it came, with no decode and no re-encode (only
+    /// the copy into the pooled buffer that is the MQTT payload). Returns
+    /// false when the unit is not such a frame.
+    fn publish_as_is(
+        &mut self,
+        shared: &CameraShared,
+        unit: &[u8],
+        info: &UnitInfo,
+        sink: &dyn FrameSink,
+    ) -> bool {
+        let out = shared.output();
+        if out.format != OutputFormat::Jpeg {
+            return false;
+        }
+        let Self {
+            decoder, pool, seq, ..
+        } = self;
+        let Some(frame) = decoder.as_jpeg(unit) else {
+            return false;
+        };
+        let size = (frame.width, frame.height);
+        if output_size(size, out.width, out.height) != size {
+            return false;
+        }
+        let Ok(header) = crate::decode::mjpeg::inspect(frame.data) else {
+            return false;
+        };
+        if shared.source_size() != Some(size) {
+            shared.update_status(|s| s.source_size = Some(size));
+        }
+        if shared.snapshot_wanted() {
+            let mut jpeg = vec![0u8; crate::decode::mjpeg::complete_len(&header)];
+            let result = crate::decode::mjpeg::copy_complete(frame.data, &header, &mut jpeg)
+                .map(|_| jpeg)
+                .ok_or_else(|| "snapshot copy failed".to_string());
+            shared.answer_snapshots(result);
+        }
+        if !info.publish {
+            shared.stats.dropped(DropReason::Paced);
+            return true;
+        }
+        *seq += 1;
+        if !sink.ready() {
+            shared.stats.dropped(DropReason::MqttBackpressure);
+            return true;
+        }
+        let pool = ensure_pool(pool, shared, size, OutputFormat::Jpeg, out.pool_frames);
+        let Some(mut buf) = pool.try_take() else {
+            shared.stats.dropped(DropReason::PoolExhausted);
+            return true;
+        };
+        let Some(len) = crate::decode::mjpeg::copy_complete(frame.data, &header, buf.space())
+        else {
+            tracing::warn!(camera = %shared.name, bytes = frame.data.len(), "an MJPEG frame larger than an output buffer; dropped");
+            shared.stats.dropped(DropReason::DecodeError);
+            return true;
+        };
+        buf.set_len(len);
+        let meta = FrameMeta {
+            seq: *seq,
+            capture_ns: info.capture_ns,
+            width: size.0 as u32,
+            height: size.1 as u32,
+            format: OutputFormat::Jpeg,
+            stride: size.0 as u32,
+        };
+        match sink.publish_frame(&shared.frame_topic, buf, &meta) {
+            Ok(()) => {
+                let stats = &shared.stats;
+                stats.frames_published.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .bytes_published
+                    .fetch_add(len as u64, Ordering::Relaxed);
+                let latency_ns = crate::clock::now_ns() - info.capture_ns;
+                stats.record_latency_us((latency_ns.max(0) / 1000) as u64);
+            }
+            Err(Refused::Backpressure) => shared.stats.dropped(DropReason::MqttBackpressure),
+        }
+        true
     }
 
     fn decode_failed(&mut self, shared: &CameraShared, message: String) {

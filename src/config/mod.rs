@@ -5,6 +5,7 @@
 //! The schema is documented for users in `docs/config.md`.
 
 mod locate;
+mod usb;
 
 use std::fmt;
 use std::path::Path;
@@ -12,6 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use locate::key_line;
+pub use usb::{DecoderConfig, UsbConfig};
 
 use crate::source::SourceSpec;
 
@@ -26,6 +28,12 @@ pub struct Config {
     pub pressure: crate::pressure::PressureConfig,
     #[serde(default, rename = "camera")]
     pub cameras: Vec<CameraConfig>,
+    /// `[decoder]`: the hardware decoder device.
+    #[serde(default)]
+    pub decoder: DecoderConfig,
+    /// `[usb]`: automatic USB cameras.
+    #[serde(default)]
+    pub usb: UsbConfig,
     /// Keys the file sets explicitly (`pressure.fps_ladder`), so a board
     /// profile fills in only what the user left out.
     #[serde(skip)]
@@ -335,6 +343,12 @@ impl Config {
             self.defaults.pool_frames,
         )
         .map_err(|(k, m)| (at(&["defaults", k]), m))?;
+        self.decoder
+            .validate()
+            .map_err(|(k, m)| (at(&["decoder", k]), m))?;
+        self.usb
+            .validate(&self.defaults)
+            .map_err(|(k, m)| (at(&["usb", k]), m))?;
         check_priority(self.defaults.priority, self.defaults.min_fps)
             .map_err(|(k, m)| (at(&["defaults", k]), m))?;
         self.pressure

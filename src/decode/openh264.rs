@@ -30,7 +30,7 @@ impl Decoder for OpenH264 {
         "openh264 (software)"
     }
 
-    fn decode(&mut self, unit: &[u8]) -> Result<Option<Picture<'_>>, DecodeError> {
+    fn decode<'a>(&'a mut self, unit: &'a [u8]) -> Result<Option<Picture<'a>>, DecodeError> {
         match self.inner.decode(unit) {
             Ok(Some(yuv)) => Ok(Some(picture(yuv))),
             Ok(None) => Ok(None),

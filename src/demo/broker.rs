@@ -8,6 +8,13 @@ use std::net::{SocketAddr, TcpListener};
 #[cfg(feature = "demo-broker")]
 pub fn start() -> anyhow::Result<u16> {
     let port = free_port()?;
+    start_on(port)?;
+    Ok(port)
+}
+
+/// Starts the broker on 127.0.0.1:`port` (`edgecam broker`, VM tests).
+#[cfg(feature = "demo-broker")]
+pub fn start_on(port: u16) -> anyhow::Result<()> {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let config_text = format!(
         r#"
@@ -41,20 +48,27 @@ max_inflight_count = 100
     // Wait until it accepts connections.
     for _ in 0..100 {
         if std::net::TcpStream::connect(addr).is_ok() {
-            return Ok(port);
+            return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     anyhow::bail!("the embedded broker did not start listening on {addr}")
 }
 
+#[cfg(not(feature = "demo-broker"))]
+const NO_BROKER: &str = "this edgecam was built without the embedded demo broker (feature demo-broker, which \
+     `make demo` and the VM tests turn on); run `edgecam demo --broker mqtt://127.0.0.1:1883` against a broker you have";
+
 /// This build has no embedded broker.
 #[cfg(not(feature = "demo-broker"))]
 pub fn start() -> anyhow::Result<u16> {
-    anyhow::bail!(
-        "this edgecam was built without the embedded demo broker (feature demo-broker, which `make demo` turns on); \
-         run `edgecam demo --broker mqtt://127.0.0.1:1883` against a broker you have"
-    )
+    anyhow::bail!(NO_BROKER)
+}
+
+/// This build has no embedded broker.
+#[cfg(not(feature = "demo-broker"))]
+pub fn start_on(_port: u16) -> anyhow::Result<()> {
+    anyhow::bail!(NO_BROKER)
 }
 
 #[cfg(feature = "demo-broker")]

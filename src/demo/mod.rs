@@ -8,6 +8,8 @@
 mod broker;
 mod watch;
 
+pub use broker::start_on as start_broker_on;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

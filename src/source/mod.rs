@@ -10,6 +10,7 @@ pub mod backoff;
 pub mod redact;
 pub mod rtsp;
 pub mod synthetic;
+pub mod v4l2;
 
 use std::fmt;
 
@@ -28,6 +29,9 @@ pub enum SourceSpec {
     /// The built-in test camera: H.264 encoded at start-up, played in real
     /// time. `synthetic:` or `synthetic:640x360@15`.
     Synthetic(synthetic::SyntheticSpec),
+    /// A V4L2 capture device (USB camera): `v4l2:/dev/video0` or
+    /// `usb:<stable-id>`, optionally `?format=yuyv&size=640x480`.
+    V4l2(v4l2::V4l2Spec),
 }
 
 impl SourceSpec {
@@ -57,11 +61,12 @@ impl SourceSpec {
             "synthetic" => Ok(SourceSpec::Synthetic(synthetic::SyntheticSpec::parse(
                 text.trim_start_matches("synthetic").trim_start_matches(':'),
             )?)),
-            "v4l2" | "usb" => Err(format!(
-                "{scheme}: sources are not supported by this build yet (RTSP and synthetic are)"
-            )),
+            "v4l2" | "usb" => Ok(SourceSpec::V4l2(v4l2::V4l2Spec::parse(
+                &text[scheme.len() + 1..],
+                scheme == "usb",
+            )?)),
             _ => Err(format!(
-                "unknown source {:?}: expected rtsp://host/path or synthetic:",
+                "unknown source {:?}: expected rtsp://host/path, v4l2:/dev/videoN, usb:<camera id> or synthetic:",
                 redact_url(text)
             )),
         }
@@ -83,6 +88,7 @@ impl SourceSpec {
                 shown.to_string()
             }
             SourceSpec::Synthetic(spec) => spec.to_string(),
+            SourceSpec::V4l2(spec) => spec.to_string(),
         }
     }
 }

@@ -97,9 +97,8 @@ impl MmapBuffers {
                 .map_err(|e| dev.fail(format!("VIDIOC_QUERYBUF({q}, {index})"), e))?;
             let mut planes = heapless::Vec::new();
             for (p, plane) in info.planes.iter().enumerate() {
-                let map = ioctl::mmap(dev, plane.mem_offset, plane.length).map_err(|e| {
-                    dev.fail(format!("mmap of {q} buffer {index} plane {p}"), e)
-                })?;
+                let map = ioctl::mmap(dev, plane.mem_offset, plane.length)
+                    .map_err(|e| dev.fail(format!("mmap of {q} buffer {index} plane {p}"), e))?;
                 if planes.push(map).is_err() {
                     return Err(dev.error(
                         format!("VIDIOC_QUERYBUF({q}, {index})"),

@@ -115,6 +115,22 @@ impl Device {
         V4l2Error::new(&self.shown, what, detail)
     }
 
+    /// `VIDIOC_S_FMT`: returns the format the driver settled on (it adjusts
+    /// what it cannot do rather than failing).
+    pub fn s_fmt(&self, queue: QueueType, format: &Format) -> Result<Format, V4l2Error> {
+        let mut fd = self.file.as_raw_fd();
+        v4l2r::ioctl::s_fmt(&mut fd, (queue, format)).map_err(|e| {
+            self.fail(
+                format!(
+                    "VIDIOC_S_FMT({}, {})",
+                    queue_name(queue),
+                    describe_format(format)
+                ),
+                e,
+            )
+        })
+    }
+
     pub fn querycap(&self) -> Result<Capability, V4l2Error> {
         v4l2r::ioctl::querycap(self).map_err(|e| self.fail("VIDIOC_QUERYCAP", e))
     }
@@ -124,7 +140,10 @@ impl Device {
     pub fn wait(&self, events: PollFlags, timeout: Duration) -> Result<PollFlags, V4l2Error> {
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         let mut fds = [PollFd::new(self.file.as_fd(), events)];
-        match poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
             Ok(0) => Ok(PollFlags::empty()),
             Ok(_) => Ok(fds[0].revents().unwrap_or(PollFlags::empty())),
             Err(nix::errno::Errno::EINTR) => Ok(PollFlags::empty()),

@@ -213,7 +213,12 @@ pub fn identity_in(sysfs_v4l: &Path, dev_root: &Path, devnode: &Path, bus_info: 
         None => node_name.clone(),
     };
     // Links udev made, when it runs: exact names a user may have copied.
-    for dir in ["v4l/by-id", "v4l/by-path", "edgecam/by-serial", "edgecam/by-path"] {
+    for dir in [
+        "v4l/by-id",
+        "v4l/by-path",
+        "edgecam/by-serial",
+        "edgecam/by-path",
+    ] {
         let Ok(entries) = std::fs::read_dir(dev_root.join(dir)) else {
             continue;
         };
@@ -330,7 +335,12 @@ mod tests {
     #[test]
     fn usb_camera_without_serial_is_named_by_port() {
         let (root, sysfs) = fake_usb(None);
-        let id = identity_in(&sysfs, &root.path().join("dev"), Path::new("/dev/video3"), "");
+        let id = identity_in(
+            &sysfs,
+            &root.path().join("dev"),
+            Path::new("/dev/video3"),
+            "",
+        );
         assert_eq!(id.stable_id, "usb-046d-082d-port1-2");
     }
 
@@ -355,8 +365,11 @@ mod tests {
         std::fs::create_dir_all(&by_path).unwrap();
         let node = root.path().join("dev/video3");
         std::fs::write(&node, "").unwrap();
-        std::os::unix::fs::symlink(&node, by_path.join("pci-0000:00:14.0-usb-0:2:1.0-video-index0"))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            &node,
+            by_path.join("pci-0000:00:14.0-usb-0:2:1.0-video-index0"),
+        )
+        .unwrap();
         let id = identity_in(&sysfs, &root.path().join("dev"), &node, "");
         assert!(id.matches("/dev/v4l/by-path/pci-0000:00:14.0-usb-0:2:1.0-video-index0"));
     }

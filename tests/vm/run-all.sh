@@ -3,8 +3,10 @@
 #
 #   tests/vm/run-all.sh [--binary PATH[:NAME]]... [--case NAME]... [--verbose]
 #
-# Prepares the cache (setup.sh) and builds v4l2check first; every case gets /bin/v4l2check plus
-# the --binary files given here (e.g. a static edgecam build). Logs: $EDGECAM_VM_CACHE/logs/NAME.log.
+# Prepares the cache (setup.sh) and builds v4l2check first; every case gets /bin/v4l2check, the
+# static release edgecam (target/x86_64-unknown-linux-gnu/release/edgecam, built with
+# `cargo build --release` when missing or older than the sources; EDGECAM_VM_BINARY=PATH uses
+# another) and the --binary files given here. Logs: $EDGECAM_VM_CACHE/logs/NAME.log.
 # The last line is "vmtest: N passed, M failed"; exit status 0 only if every case passed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -23,6 +25,17 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 "$VM_DIR/setup.sh"
 V4L2CHECK=$("$VM_DIR/build-v4l2check.sh")
+EDGECAM=${EDGECAM_VM_BINARY:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}/x86_64-unknown-linux-gnu/release/edgecam}
+if [ -z "${EDGECAM_VM_BINARY:-}" ]; then
+	newer=$(find "$REPO_ROOT/src" "$REPO_ROOT/Cargo.toml" "$REPO_ROOT/Cargo.lock" -newer "$EDGECAM" 2>/dev/null | head -n 1 || true)
+	if [ ! -x "$EDGECAM" ] || [ -n "$newer" ]; then
+		vm_log "building the static release edgecam for the VM (cargo build --release)"
+		(cd "$REPO_ROOT" && cargo build --release --features demo-broker >&2)
+	fi
+fi
+[ -x "$EDGECAM" ] || vm_die "no edgecam binary at $EDGECAM"
+file -L "$EDGECAM" | grep -qE 'static(-pie)? linked|statically linked' || vm_die "$EDGECAM is not static: $(file -L "$EDGECAM")"
+BINS=(--binary "$EDGECAM" ${BINS[@]+"${BINS[@]}"})
 P=0 F=0 BAD=()
 for c in "${CASES[@]}"; do
 	name=$(basename "$c" .sh)

@@ -66,3 +66,44 @@ vm_plug() { modprobe "$@"; }
 
 # vm_uptime: seconds since boot (guest clock).
 vm_uptime() { cut -d' ' -f1 /proc/uptime; }
+
+# ---- edgecam helpers (cases that run the static edgecam binary, passed with --binary) ----
+# ec_broker: the embedded MQTT broker (`edgecam broker`) on 127.0.0.1:1883; waits until it listens.
+ec_broker() {
+	edgecam broker --port 1883 >/tmp/broker.log 2>&1 &
+	EC_BROKER=$!
+	_i=0
+	until grep -q 'MQTT 5 on' /tmp/broker.log 2>/dev/null; do
+		_i=$((_i + 1))
+		[ "$_i" -gt 100 ] && { vm_fail broker-start "$(cat /tmp/broker.log)"; return 1; }
+		usleep 100000
+	done
+}
+
+# ec_config FILE: a config for device "vm" on the local broker; camera tables follow on stdin.
+ec_config() {
+	{
+		printf '[device]\nid = "vm"\n[mqtt]\nurl = "mqtt://127.0.0.1:1883"\nstats_interval_s = 2\n'
+		cat
+	} >"$1"
+}
+
+# ec_run CONFIG: `edgecam run` in the background (EC_PID), log in /tmp/edgecam.log.
+ec_run() {
+	EDGECAM_LOG=${EDGECAM_LOG:-info,rumqttd=off} edgecam run --config "$1" >/tmp/edgecam.log 2>&1 &
+	EC_PID=$!
+}
+
+# ec_stop: SIGTERM to edgecam run, waits for it.
+ec_stop() {
+	[ -n "${EC_PID:-}" ] || return 0
+	kill -TERM "$EC_PID" 2>/dev/null
+	wait "$EC_PID" 2>/dev/null
+	EC_PID=
+}
+
+# ec_frames FILE CAMERA [CHECK]: number of FRAME lines of CAMERA in a subscribe log (with CHECK, e.g.
+# "jpeg=640x480", only those).
+ec_frames() {
+	grep "^FRAME edgecam/vm/$2/frame " "$1" | grep -c -- "${3:- }"
+}

@@ -17,7 +17,7 @@ use std::fs::{File, OpenOptions};
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use v4l2r::ioctl::*;
 use v4l2r::memory::{MemoryType, MmapHandle};
 use v4l2r::{Format, PixelFormat, QueueType};
@@ -635,7 +635,159 @@ impl Report {
     }
 }
 
+// ---------------------------------------------------------------- tools for edgecam's cases
+//
+//   v4l2check fwht-encode OUT WxH:N [WxH:N ...]   vicodec-encode gen_nv12 frames (frame numbers
+//                                                 run on across segments) into one FWHT stream
+//   v4l2check psnr DECODED.i420 MIN_DB WxH:N ...  luma PSNR of packed I420 pictures against the
+//                                                 same gen_nv12 frames; fails below MIN_DB
+//   v4l2check mjpeg-feed DEVICE FPS SECONDS JPEG...  write the JPEG files, in turn, into a
+//                                                 v4l2loopback node as an MJPG "camera"
+//   v4l2check strip-dht IN OUT                    the JPEG without its Huffman tables
+
+fn segments(args: &[String]) -> Result<Vec<(usize, usize, usize)>> {
+    args.iter()
+        .map(|a| {
+            let (size, n) = a.split_once(':').ok_or_else(|| anyhow!("{a}: expected WxH:N"))?;
+            let (w, h) = size.split_once('x').ok_or_else(|| anyhow!("{a}: expected WxH:N"))?;
+            Ok((w.parse()?, h.parse()?, n.parse()?))
+        })
+        .collect()
+}
+
+fn all_nodes() -> Vec<NodeInfo> {
+    video_nodes().iter().filter_map(|p| probe(p).ok()).collect()
+}
+
+fn tool_fwht_encode(args: &[String]) -> Result<()> {
+    let (out, segs) = args.split_first().ok_or_else(|| anyhow!("usage: fwht-encode OUT WxH:N..."))?;
+    let nodes = all_nodes();
+    let enc = nodes
+        .iter()
+        .find(|n| n.driver == "vicodec" && n.has_fmt(QueueType::VideoCapture, b"FWHT"))
+        .ok_or_else(|| anyhow!("no vicodec encoder"))?;
+    let mut stream = Vec::new();
+    let mut index = 0;
+    for (w, h, n) in segments(segs)? {
+        let frames: Vec<Vec<u8>> = (index..index + n).map(|i| gen_nv12(w, h, i)).collect();
+        for f in vicodec_encode(enc, w as u32, h as u32, &frames)? {
+            stream.extend_from_slice(&f);
+        }
+        index += n;
+    }
+    std::fs::write(out, &stream).with_context(|| format!("write {out}"))?;
+    println!("[fwht-encode] {} frames, {} bytes -> {out}", index, stream.len());
+    Ok(())
+}
+
+fn tool_psnr(args: &[String]) -> Result<()> {
+    if args.len() < 3 {
+        bail!("usage: psnr DECODED.i420 MIN_DB WxH:N...");
+    }
+    let data = std::fs::read(&args[0]).with_context(|| format!("read {}", args[0]))?;
+    let min_db: f64 = args[1].parse()?;
+    let mut pos = 0;
+    let mut index = 0;
+    let mut worst = f64::MAX;
+    for (w, h, n) in segments(&args[2..])? {
+        let frame = w * h + 2 * w.div_ceil(2) * h.div_ceil(2);
+        for _ in 0..n {
+            let got = data
+                .get(pos..pos + frame)
+                .ok_or_else(|| anyhow!("decoded file ends at picture {index} ({w}x{h}); {} bytes", data.len()))?;
+            let p = psnr(&got[..w * h], &gen_nv12(w, h, index)[..w * h]);
+            println!("[psnr] picture {index} {w}x{h}: Y-PSNR {p:.1} dB");
+            worst = worst.min(p);
+            pos += frame;
+            index += 1;
+        }
+    }
+    if pos != data.len() {
+        bail!("{} bytes left over after {index} pictures", data.len() - pos);
+    }
+    println!("[psnr] {index} pictures, min Y-PSNR {worst:.1} dB (need {min_db})");
+    if worst < min_db {
+        bail!("min Y-PSNR {worst:.1} dB below {min_db}");
+    }
+    Ok(())
+}
+
+fn tool_mjpeg_feed(args: &[String]) -> Result<()> {
+    use std::io::Write;
+    if args.len() < 4 {
+        bail!("usage: mjpeg-feed DEVICE FPS SECONDS JPEG...");
+    }
+    let dev = Path::new(&args[0]);
+    let fps: f64 = args[1].parse()?;
+    let seconds: f64 = args[2].parse()?;
+    let jpegs: Vec<Vec<u8>> = args[3..]
+        .iter()
+        .map(|p| std::fs::read(p).with_context(|| format!("read {p}")))
+        .collect::<Result<_>>()?;
+    // Size from the first frame's SOF0 header.
+    let j = &jpegs[0];
+    let sof = (2..j.len() - 8)
+        .find(|&i| j[i] == 0xFF && j[i + 1] == 0xC0)
+        .ok_or_else(|| anyhow!("{}: no SOF0", args[3]))?;
+    let h = u16::from_be_bytes([j[sof + 5], j[sof + 6]]) as u32;
+    let w = u16::from_be_bytes([j[sof + 7], j[sof + 8]]) as u32;
+    let mut wr = open_dev(dev)?;
+    let want = Format { width: w, height: h, pixelformat: b"MJPG".into(), plane_fmt: vec![] };
+    let got: Format = s_fmt(&mut wr, (QueueType::VideoOutput, &want)).context("S_FMT OUTPUT MJPG")?;
+    println!("[feed] {} as MJPG {}x{} at {fps} fps for {seconds} s: {:?}", dev.display(), w, h, got);
+    let t0 = Instant::now();
+    let mut n = 0usize;
+    while t0.elapsed().as_secs_f64() < seconds {
+        let frame = &jpegs[n % jpegs.len()];
+        // The loopback holds one frame per write; a writer that outruns
+        // the reader just replaces it.
+        if let Err(e) = wr.write_all(frame) {
+            println!("[feed] write {n}: {e}");
+        }
+        n += 1;
+        let due = Duration::from_secs_f64(n as f64 / fps);
+        if let Some(wait) = due.checked_sub(t0.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    println!("[feed] wrote {n} frames");
+    Ok(())
+}
+
+/// Copies a JPEG without its DHT segments (as a UVC camera may send it).
+fn tool_strip_dht(args: &[String]) -> Result<()> {
+    let [src, dst] = args else { bail!("usage: strip-dht IN OUT") };
+    let j = std::fs::read(src).with_context(|| format!("read {src}"))?;
+    let mut out = j[..2].to_vec();
+    let mut pos = 2;
+    while pos + 4 <= j.len() && j[pos + 1] != 0xDA {
+        let seg = u16::from_be_bytes([j[pos + 2], j[pos + 3]]) as usize;
+        if j[pos + 1] != 0xC4 {
+            out.extend_from_slice(&j[pos..pos + 2 + seg]);
+        }
+        pos += 2 + seg;
+    }
+    out.extend_from_slice(&j[pos..]);
+    std::fs::write(dst, &out).with_context(|| format!("write {dst}"))?;
+    Ok(())
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some((tool, rest)) = args.split_first() {
+        let r = match tool.as_str() {
+            "fwht-encode" => tool_fwht_encode(rest),
+            "psnr" => tool_psnr(rest),
+            "mjpeg-feed" => tool_mjpeg_feed(rest),
+            "strip-dht" => tool_strip_dht(rest),
+            other => Err(anyhow!("unknown tool {other}")),
+        };
+        if let Err(e) = r {
+            eprintln!("v4l2check {tool}: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let t0 = Instant::now();
     let mut rep = Report { failures: 0, passes: 0 };
     let mut nodes = vec![];
