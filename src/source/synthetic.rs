@@ -96,22 +96,114 @@ pub struct Clip {
     pub units: Vec<(Vec<u8>, FrameKind)>,
 }
 
-/// Encodes (once per spec, shared by all cameras using it) the looping clip.
+/// Encodes (once per spec, shared by all cameras using it) the looping clip,
+/// waiting for all of it.
 pub fn clip(spec: SyntheticSpec) -> anyhow::Result<Arc<Clip>> {
-    static CLIPS: OnceLock<Mutex<HashMap<SyntheticSpec, Arc<Clip>>>> = OnceLock::new();
-    let cache = CLIPS.get_or_init(Default::default);
-    if let Some(c) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&spec) {
-        return Ok(Arc::clone(c));
+    let growing = GrowingClip::start(spec);
+    let mut units = Vec::with_capacity(growing.total);
+    for n in 0..growing.total {
+        units.push(growing.wait_unit(n).map_err(|e| anyhow::anyhow!(e))?);
     }
-    let encoded = Arc::new(encode(spec)?);
-    cache
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(spec, Arc::clone(&encoded));
-    Ok(encoded)
+    Ok(Arc::new(Clip { units }))
 }
 
-fn encode(spec: SyntheticSpec) -> anyhow::Result<Clip> {
+/// A clip that is still being encoded: playback starts with its first unit
+/// instead of waiting for the whole loop (the demo's first frame is out in
+/// a fraction of a second even at 720p). Shared by every camera with the
+/// same spec.
+pub struct GrowingClip {
+    units: Mutex<Vec<(Vec<u8>, FrameKind)>>,
+    grown: std::sync::Condvar,
+    failed: Mutex<Option<String>>,
+    total: usize,
+}
+
+impl GrowingClip {
+    /// The clip for `spec`, encoding it on a thread of its own the first time.
+    pub fn start(spec: SyntheticSpec) -> Arc<GrowingClip> {
+        static CLIPS: OnceLock<Mutex<HashMap<SyntheticSpec, Arc<GrowingClip>>>> = OnceLock::new();
+        let mut cache = CLIPS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = cache.get(&spec) {
+            return Arc::clone(c);
+        }
+        let clip = Arc::new(GrowingClip {
+            units: Mutex::new(Vec::with_capacity(spec.clip_frames())),
+            grown: std::sync::Condvar::new(),
+            failed: Mutex::new(None),
+            total: spec.clip_frames(),
+        });
+        cache.insert(spec, Arc::clone(&clip));
+        let filling = Arc::clone(&clip);
+        let spawned = std::thread::Builder::new()
+            .name("synthetic-encode".into())
+            .spawn(move || {
+                if let Err(e) = encode(spec, |unit| {
+                    filling
+                        .units
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(unit);
+                    filling.grown.notify_all();
+                }) {
+                    *filling.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+                    filling.grown.notify_all();
+                }
+            });
+        if let Err(e) = spawned {
+            *clip.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+        }
+        clip
+    }
+
+    pub fn len(&self) -> usize {
+        self.total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// Calls `f` with unit `n` if it is encoded yet; `Err` if encoding failed.
+    pub fn try_with_unit<R>(
+        &self,
+        n: usize,
+        f: impl FnOnce(&[u8], FrameKind) -> R,
+    ) -> Result<Option<R>, String> {
+        if let Some(e) = self
+            .failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            return Err(e.clone());
+        }
+        let units = self.units.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(units.get(n).map(|(data, kind)| f(data, *kind)))
+    }
+
+    fn wait_unit(&self, n: usize) -> Result<(Vec<u8>, FrameKind), String> {
+        let mut units = self.units.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(u) = units.get(n) {
+                return Ok(u.clone());
+            }
+            if let Some(e) = self
+                .failed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+            {
+                return Err(e.clone());
+            }
+            units = self.grown.wait(units).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+fn encode(spec: SyntheticSpec, mut emit: impl FnMut((Vec<u8>, FrameKind))) -> anyhow::Result<()> {
     let config = EncoderConfig::new()
         .bitrate(BitRate::from_bps(
             (spec.width * spec.height * spec.fps as usize / 8) as u32,
@@ -120,7 +212,6 @@ fn encode(spec: SyntheticSpec) -> anyhow::Result<Clip> {
         .intra_frame_period(IntraFramePeriod::from_num_frames(spec.gop() as u32));
     let mut encoder = Encoder::with_api_config(OpenH264API::from_source(), config)?;
     let mut yuv = vec![0u8; spec.width * spec.height * 3 / 2];
-    let mut units = Vec::with_capacity(spec.clip_frames());
     for n in 0..spec.clip_frames() {
         paint(&mut yuv, spec.width, spec.height, n);
         if n > 0 && n % spec.gop() == 0 {
@@ -132,9 +223,9 @@ fn encode(spec: SyntheticSpec) -> anyhow::Result<Clip> {
             FrameType::IDR | FrameType::I => FrameKind::Keyframe,
             _ => FrameKind::Reference,
         };
-        units.push((bitstream.to_vec(), kind));
+        emit((bitstream.to_vec(), kind));
     }
-    Ok(Clip { units })
+    Ok(())
 }
 
 /// Paints frame `n`: a diagonal gradient moving 4 px per frame, the
@@ -195,17 +286,9 @@ pub fn read_barcode(luma: &[u8], width: usize, height: usize) -> u16 {
     n
 }
 
-/// Plays the clip in a loop in real time.
+/// Plays the clip in a loop in real time, from its first encoded unit on.
 pub async fn run(shared: Arc<CameraShared>, spec: SyntheticSpec, mut stop: watch::Receiver<bool>) {
-    let clip = match tokio::task::spawn_blocking(move || clip(spec)).await {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            return shared.set_state(CameraState::Error, Some(format!("synthetic clip: {e}")));
-        }
-        Err(e) => {
-            return shared.set_state(CameraState::Error, Some(format!("synthetic clip: {e}")));
-        }
-    };
+    let clip = GrowingClip::start(spec);
     shared.set_state(CameraState::Online, None);
     let frame_ns = 1_000_000_000 / i64::from(spec.fps);
     let mut ticker = tokio::time::interval(Duration::from_nanos(frame_ns as u64));
@@ -216,9 +299,21 @@ pub async fn run(shared: Arc<CameraShared>, spec: SyntheticSpec, mut stop: watch
             _ = ticker.tick() => {}
             _ = stop.changed() => return,
         }
-        let (data, kind) = &clip.units[(n as usize) % clip.units.len()];
         let stream_ns = n as i64 * frame_ns;
-        shared.offer_unit(&[data], *kind, stream_ns, start_ns + stream_ns);
+        let offer =
+            |data: &[u8], kind| shared.offer_unit(&[data], kind, stream_ns, start_ns + stream_ns);
+        loop {
+            // Encoding runs far ahead of real time; only the first units may
+            // need a moment.
+            match clip.try_with_unit((n as usize) % clip.len(), offer) {
+                Ok(Some(())) => break,
+                Ok(None) => tokio::time::sleep(Duration::from_millis(2)).await,
+                Err(e) => {
+                    return shared
+                        .set_state(CameraState::Error, Some(format!("synthetic clip: {e}")));
+                }
+            }
+        }
     }
 }
 
