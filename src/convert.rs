@@ -86,10 +86,10 @@ impl Converter {
                 },
                 Layout::I420,
             ) => {
-                self.plane(y, sw, sh, y_stride, dst_y, ow, oh);
+                self.plane(y, sw, sh, y_stride, dst_y, ow, oh, 1);
                 let (du, dv) = dst_c.split_at_mut(cw * ch);
-                self.plane(u, scw, sch, uv_stride, du, cw, ch);
-                self.plane(v, scw, sch, uv_stride, dv, cw, ch);
+                self.plane(u, scw, sch, uv_stride, du, cw, ch, 1);
+                self.plane(v, scw, sch, uv_stride, dv, cw, ch, 1);
             }
             (
                 Planes::I420 {
@@ -101,12 +101,12 @@ impl Converter {
                 },
                 Layout::Nv12,
             ) => {
-                self.plane(y, sw, sh, y_stride, dst_y, ow, oh);
+                self.plane(y, sw, sh, y_stride, dst_y, ow, oh, 1);
                 let mut tmp = std::mem::take(&mut self.chroma_tmp);
                 tmp.resize(2 * cw * ch, 0);
                 let (tu, tv) = tmp.split_at_mut(cw * ch);
-                self.plane(u, scw, sch, uv_stride, tu, cw, ch);
-                self.plane(v, scw, sch, uv_stride, tv, cw, ch);
+                self.plane(u, scw, sch, uv_stride, tu, cw, ch, 1);
+                self.plane(v, scw, sch, uv_stride, tv, cw, ch, 1);
                 interleave(tu, tv, dst_c);
                 self.chroma_tmp = tmp;
             }
@@ -119,8 +119,8 @@ impl Converter {
                 },
                 Layout::Nv12,
             ) => {
-                self.plane(y, sw, sh, y_stride, dst_y, ow, oh);
-                self.plane_pairs(uv, scw, sch, uv_stride, dst_c, cw, ch);
+                self.plane(y, sw, sh, y_stride, dst_y, ow, oh, 1);
+                self.plane(uv, scw, sch, uv_stride, dst_c, cw, ch, 2);
             }
             (
                 Planes::Nv12 {
@@ -131,10 +131,10 @@ impl Converter {
                 },
                 Layout::I420,
             ) => {
-                self.plane(y, sw, sh, y_stride, dst_y, ow, oh);
+                self.plane(y, sw, sh, y_stride, dst_y, ow, oh, 1);
                 let mut tmp = std::mem::take(&mut self.chroma_tmp);
                 tmp.resize(2 * cw * ch, 0);
-                self.plane_pairs(uv, scw, sch, uv_stride, &mut tmp, cw, ch);
+                self.plane(uv, scw, sch, uv_stride, &mut tmp, cw, ch, 2);
                 let (du, dv) = dst_c.split_at_mut(cw * ch);
                 deinterleave(&tmp, du, dv);
                 self.chroma_tmp = tmp;
@@ -143,7 +143,8 @@ impl Converter {
         total
     }
 
-    /// One 8-bit plane, strided source to packed destination.
+    /// One plane of `channels` interleaved 8-bit samples (1 for Y/U/V, 2
+    /// for NV12's UV), strided source to packed destination.
     #[allow(clippy::too_many_arguments)]
     fn plane(
         &mut self,
@@ -154,30 +155,13 @@ impl Converter {
         dst: &mut [u8],
         dw: usize,
         dh: usize,
+        channels: usize,
     ) {
         if (sw, sh) == (dw, dh) {
-            copy_rows(src, stride, dst, dw, dh, 1);
+            copy_rows(src, stride, dst, dw, dh, channels);
         } else {
-            self.resampler.resample(src, stride, sw, sh, dst, dw, dh, 1);
-        }
-    }
-
-    /// An interleaved two-channel plane (NV12's UV); widths in pairs.
-    #[allow(clippy::too_many_arguments)]
-    fn plane_pairs(
-        &mut self,
-        src: &[u8],
-        sw: usize,
-        sh: usize,
-        stride: usize,
-        dst: &mut [u8],
-        dw: usize,
-        dh: usize,
-    ) {
-        if (sw, sh) == (dw, dh) {
-            copy_rows(src, stride, dst, dw, dh, 2);
-        } else {
-            self.resampler.resample(src, stride, sw, sh, dst, dw, dh, 2);
+            self.resampler
+                .resample(src, stride, sw, sh, dst, dw, dh, channels);
         }
     }
 }

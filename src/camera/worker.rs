@@ -185,31 +185,7 @@ impl FramePipeline {
             }
         };
         buf.set_len(len);
-        let meta = FrameMeta {
-            seq: *seq,
-            capture_ns: info.capture_ns,
-            width: size.0 as u32,
-            height: size.1 as u32,
-            format: out.format,
-            stride: size.0 as u32,
-        };
-        match sink.publish_frame(&shared.frame_topic, buf, &meta) {
-            Ok(()) => {
-                shared
-                    .stats
-                    .frames_published
-                    .fetch_add(1, Ordering::Relaxed);
-                shared
-                    .stats
-                    .bytes_published
-                    .fetch_add(len as u64, Ordering::Relaxed);
-                let latency_ns = crate::clock::now_ns() - info.capture_ns;
-                shared
-                    .stats
-                    .record_latency_us((latency_ns.max(0) / 1000) as u64);
-            }
-            Err(Refused::Backpressure) => shared.stats.dropped(DropReason::MqttBackpressure),
-        }
+        send(shared, sink, buf, *seq, info, size, out.format);
     }
 
     /// A USB camera's MJPEG frame when the output is JPEG at the camera's
@@ -271,26 +247,7 @@ impl FramePipeline {
             return true;
         };
         buf.set_len(len);
-        let meta = FrameMeta {
-            seq: *seq,
-            capture_ns: info.capture_ns,
-            width: size.0 as u32,
-            height: size.1 as u32,
-            format: OutputFormat::Jpeg,
-            stride: size.0 as u32,
-        };
-        match sink.publish_frame(&shared.frame_topic, buf, &meta) {
-            Ok(()) => {
-                let stats = &shared.stats;
-                stats.frames_published.fetch_add(1, Ordering::Relaxed);
-                stats
-                    .bytes_published
-                    .fetch_add(len as u64, Ordering::Relaxed);
-                let latency_ns = crate::clock::now_ns() - info.capture_ns;
-                stats.record_latency_us((latency_ns.max(0) / 1000) as u64);
-            }
-            Err(Refused::Backpressure) => shared.stats.dropped(DropReason::MqttBackpressure),
-        }
+        send(shared, sink, buf, *seq, info, size, OutputFormat::Jpeg);
         true
     }
 
@@ -313,6 +270,39 @@ impl FramePipeline {
             self.errors_since_log = 0;
             shared.update_status(|s| s.last_error = Some(format!("decode error: {message}")));
         }
+    }
+}
+
+/// Hands a finished frame to the sink and accounts for it.
+fn send(
+    shared: &CameraShared,
+    sink: &dyn FrameSink,
+    buf: crate::pool::PooledBuf,
+    seq: u64,
+    info: &UnitInfo,
+    size: (usize, usize),
+    format: OutputFormat,
+) {
+    let len = buf.len();
+    let meta = FrameMeta {
+        seq,
+        capture_ns: info.capture_ns,
+        width: size.0 as u32,
+        height: size.1 as u32,
+        format,
+        stride: size.0 as u32,
+    };
+    match sink.publish_frame(&shared.frame_topic, buf, &meta) {
+        Ok(()) => {
+            let stats = &shared.stats;
+            stats.frames_published.fetch_add(1, Ordering::Relaxed);
+            stats
+                .bytes_published
+                .fetch_add(len as u64, Ordering::Relaxed);
+            let latency_ns = crate::clock::now_ns() - info.capture_ns;
+            stats.record_latency_us((latency_ns.max(0) / 1000) as u64);
+        }
+        Err(Refused::Backpressure) => shared.stats.dropped(DropReason::MqttBackpressure),
     }
 }
 
