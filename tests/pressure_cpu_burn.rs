@@ -10,8 +10,29 @@ use std::time::Duration;
 
 use common::*;
 
+/// All-CPU busy % over `window`, from /proc/stat (as edgecam computes it).
+fn ambient_busy(window: Duration) -> f64 {
+    let read = || {
+        edgecam::pressure::sensors::parse_stat(&std::fs::read_to_string("/proc/stat").unwrap())
+            .unwrap()
+    };
+    let (b0, t0) = read();
+    std::thread::sleep(window);
+    let (b1, t1) = read();
+    (b1 - b0) as f64 * 100.0 / (t1 - t0).max(1) as f64
+}
+
 #[test]
 fn cpu_burn_sheds_load_and_recovers() {
+    // Recovery needs the host itself to be calm: on a host already busy with
+    // someone else's work the test would measure that work, not edgecam.
+    let ambient = ambient_busy(Duration::from_secs(2));
+    if ambient > 50.0 {
+        eprintln!(
+            "SKIPPED cpu_burn_sheds_load_and_recovers: the host is already {ambient:.0} % busy without this test"
+        );
+        return;
+    }
     let broker = Mosquitto::start();
     // PSI thresholds out of reach: this test is about /proc/stat CPU busy.
     let cfg = format!(

@@ -85,8 +85,9 @@ pub fn parse_stat(text: &str) -> Option<(u64, u64)> {
         return None;
     }
     let total: u64 = v.iter().take(8).sum();
-    // idle + iowait are not busy.
-    let idle = v[3] + v.get(4).copied().unwrap_or(0);
+    // idle and iowait are not busy; steal (field 8) is time the hypervisor
+    // gave to other guests: not this box's load either.
+    let idle = v[3] + v.get(4).copied().unwrap_or(0) + v.get(7).copied().unwrap_or(0);
     Some((total - idle, total))
 }
 
