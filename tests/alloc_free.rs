@@ -117,12 +117,28 @@ fn run_path(format: OutputFormat, width: Option<u32>, warmup: usize, units: usiz
         frames: AtomicU64::new(0),
     };
     let frame_ns = 1_000_000_000 / 15;
-    let mut step = |n: usize| {
+    measure(&shared, &mut pipeline, &sink, warmup, units, |n| {
         let (data, kind) = &clip.units[n % clip.units.len()];
         let t = n as i64 * frame_ns;
         shared.offer_unit(&[data], *kind, t, 1_700_000_000_000_000_000 + t);
+    })
+}
+
+/// Offers unit `n` with `offer`, runs whatever it queued through the
+/// pipeline; counts allocations over `units` units after `warmup`. Returns
+/// (allocations, frames published in the measured part).
+fn measure(
+    shared: &CameraShared,
+    pipeline: &mut FramePipeline,
+    sink: &DiscardSink,
+    warmup: usize,
+    units: usize,
+    mut offer: impl FnMut(usize),
+) -> (u64, u64) {
+    let mut step = |n: usize| {
+        offer(n);
         while let Ok(Some(slot)) = shared.ingest.pop(Duration::ZERO) {
-            pipeline.process(&shared, &slot.data, &slot.info, &sink);
+            pipeline.process(shared, &slot.data, &slot.info, sink);
             shared.ingest.recycle(slot);
         }
     };
@@ -223,7 +239,7 @@ fn run_capture_path(
         frames: AtomicU64::new(0),
     };
     let frame_ns = 1_000_000_000 / 15;
-    let mut step = |n: usize| {
+    measure(&shared, &mut pipeline, &sink, warmup, units, |n| {
         let t = n as i64 * frame_ns;
         // Raw and MJPEG frames stand alone: every one is a keyframe.
         shared.offer_unit(
@@ -232,24 +248,7 @@ fn run_capture_path(
             t,
             1_700_000_000_000_000_000 + t,
         );
-        while let Ok(Some(slot)) = shared.ingest.pop(Duration::ZERO) {
-            pipeline.process(&shared, &slot.data, &slot.info, &sink);
-            shared.ingest.recycle(slot);
-        }
-    };
-    for n in 0..warmup {
-        step(n);
-    }
-    let published_before = sink.frames.load(Ordering::Relaxed);
-    let ((), allocs) = count(|| {
-        for n in warmup..warmup + units {
-            step(n);
-        }
-    });
-    (
-        allocs,
-        sink.frames.load(Ordering::Relaxed) - published_before,
-    )
+    })
 }
 
 fn capture_unit(fourcc: &[u8; 4], width: u32, height: u32, stride: u32, payload: &[u8]) -> Vec<u8> {

@@ -266,6 +266,14 @@ impl CameraShared {
         }
     }
 
+    /// A source starts (re)connecting; a retry counts as a reconnect.
+    pub fn begin_attempt(&self, retry: bool) {
+        if retry {
+            self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+        }
+        self.set_state(CameraState::Connecting, None);
+    }
+
     pub fn set_state(&self, state: CameraState, error: Option<String>) {
         self.update_status(|s| s.set_state(state, error));
     }

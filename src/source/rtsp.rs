@@ -56,14 +56,8 @@ pub async fn run(
     let mut backoff = Backoff::new(Duration::from_millis(500), timing.backoff_max);
     let mut first = true;
     loop {
-        if !first {
-            shared
-                .stats
-                .reconnects
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        shared.begin_attempt(!first);
         first = false;
-        shared.set_state(CameraState::Connecting, None);
         let ended = tokio::select! {
             ended = session(&shared, &url, creds.clone(), &group, timing.stall_timeout) => ended,
             _ = stop.changed() => break,

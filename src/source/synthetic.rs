@@ -172,16 +172,19 @@ impl GrowingClip {
         n: usize,
         f: impl FnOnce(&[u8], FrameKind) -> R,
     ) -> Result<Option<R>, String> {
-        if let Some(e) = self
-            .failed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            return Err(e.clone());
+        if let Some(e) = self.failure() {
+            return Err(e);
         }
         let units = self.units.lock().unwrap_or_else(|e| e.into_inner());
         Ok(units.get(n).map(|(data, kind)| f(data, *kind)))
+    }
+
+    /// Why encoding failed, if it did.
+    fn failure(&self) -> Option<String> {
+        self.failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn wait_unit(&self, n: usize) -> Result<(Vec<u8>, FrameKind), String> {
@@ -190,13 +193,8 @@ impl GrowingClip {
             if let Some(u) = units.get(n) {
                 return Ok(u.clone());
             }
-            if let Some(e) = self
-                .failed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-            {
-                return Err(e.clone());
+            if let Some(e) = self.failure() {
+                return Err(e);
             }
             units = self.grown.wait(units).unwrap_or_else(|e| e.into_inner());
         }

@@ -185,14 +185,8 @@ pub async fn run(
         };
         waiting_logged = false;
         unplugged = None;
-        if !first {
-            shared
-                .stats
-                .reconnects
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        shared.begin_attempt(!first);
         first = false;
-        shared.set_state(CameraState::Connecting, None);
         let want = |shared: &CameraShared| {
             let output = shared.output();
             formats::Want {
