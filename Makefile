@@ -1,6 +1,6 @@
 # The two commands in the README's first lines are `make demo` and `make test`.
 
-.PHONY: demo test bench release lint
+.PHONY: demo test bench release gstreamer lint
 
 # Build the static release binary and run the demo: synthetic cameras, an
 # embedded broker, the real pipeline, a live table, JPEGs in ./demo-frames.
@@ -25,6 +25,13 @@ release:
 	cargo build --release
 	strip target/x86_64-unknown-linux-gnu/release/edgecam
 	@ls -l target/x86_64-unknown-linux-gnu/release/edgecam
+
+# The GStreamer build variant (Jetson nvv4l2decoder, VA-API, stateless V4L2
+# decoders, libavcodec): dynamically linked, in target/gst (docs/hardware.md).
+gstreamer:
+	@bash scripts/deps.sh gstreamer
+	bash scripts/build-gstreamer.sh build
+	@ls -l target/gst/x86_64-unknown-linux-gnu/release/edgecam
 
 lint:
 	cargo fmt --check

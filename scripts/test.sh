@@ -21,6 +21,10 @@ mkdir -p target/vm && cp target/x86_64-unknown-linux-gnu/release/edgecam target/
 step "unit and integration tests"
 cargo test --release --no-fail-fast
 
+step "the GStreamer build variant: lints, its unit tests, and the RTSP pipeline tests through avdec_h264"
+bash scripts/build-gstreamer.sh clippy --all-targets -- -D warnings
+bash scripts/build-gstreamer.sh test --no-fail-fast --lib --test rtsp_pipeline
+
 if [ -d tests/vm/cases ] && [ -x tests/vm/run-all.sh ]; then
   step "V4L2 tests in a VM"
   EDGECAM_VM_BINARY=target/vm/edgecam tests/vm/run-all.sh

@@ -4,12 +4,20 @@
 //!
 //! ```text
 //! source ──► pace ──► ingest ──► decode ──► convert/encode ──► pool ──► publish
-//! (rtsp,     (skip    (ring)     (openh264,  (scale, JPEG)     (bounded  (MQTT 5)
-//!  synthetic) before                hw later)                   buffers)
-//!             decode)
+//! (rtsp,     (skip    (ring)     (openh264,   (scale, JPEG)     (bounded  (MQTT 5)
+//!  v4l2,      before              v4l2m2m,                      buffers)
+//!  synthetic) decode)             gstreamer)
 //! ```
 //! with `camera` tying one camera's source task and decode thread together,
 //! `service` running all of them, and `health`/`stats` reporting beside.
+
+// GStreamer's plugins are shared objects loaded at run time, which a static
+// binary cannot do.
+#[cfg(all(feature = "gstreamer", target_feature = "crt-static"))]
+compile_error!(
+    "the gstreamer feature needs a dynamically linked build: use `make gstreamer` \
+     (scripts/build-gstreamer.sh), which turns crt-static off"
+);
 
 pub mod board;
 pub mod camera;

@@ -62,12 +62,15 @@ enum Command {
         /// h264, hevc, mjpeg or fwht.
         #[arg(long, default_value = "h264")]
         codec: String,
-        /// auto, software or v4l2m2m.
+        /// auto, software, v4l2m2m or gstreamer.
         #[arg(long, default_value = "auto")]
         decoder: String,
         /// The V4L2 M2M device (default: probed).
         #[arg(long)]
         device: Option<PathBuf>,
+        /// The GStreamer decoder element (default: the first found).
+        #[arg(long)]
+        gst_element: Option<String>,
         /// Write the pictures here, packed I420, one after the other.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -148,8 +151,9 @@ fn main() -> ExitCode {
             codec,
             decoder,
             device,
+            gst_element,
             output,
-        } => decode(input, &codec, &decoder, device, output),
+        } => decode(input, &codec, &decoder, device, gst_element, output),
         Command::Subscribe {
             url,
             topic,
@@ -266,6 +270,7 @@ fn decode(
     codec: &str,
     decoder: &str,
     device: Option<PathBuf>,
+    gst_element: Option<String>,
     output: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     use edgecam::config::DecoderChoice;
@@ -275,13 +280,17 @@ fn decode(
         "auto" => DecoderChoice::Auto,
         "software" => DecoderChoice::Software,
         "v4l2m2m" => DecoderChoice::V4l2m2m,
-        other => anyhow::bail!("--decoder {other:?}: expected auto, software or v4l2m2m"),
+        "gstreamer" => DecoderChoice::Gstreamer,
+        other => {
+            anyhow::bail!("--decoder {other:?}: expected auto, software, v4l2m2m or gstreamer")
+        }
     };
     let report = edgecam::tools::decode::run(edgecam::tools::decode::DecodeOptions {
         input,
         codec,
         decoder,
         device,
+        gst_element,
         output,
     })?;
     println!("{}", serde_json::to_string_pretty(&report)?);

@@ -105,7 +105,7 @@ fn two_cameras_deliver_paced_correct_frames_with_retained_state() {
     assert_eq!(status["state"], "online", "{status}");
     assert_eq!(status["width"], 320);
     assert_eq!(status["fps_target"], 3.0, "{status}");
-    assert_eq!(status["decoder"], "openh264 (software)");
+    assert_eq!(status["decoder"], EXPECTED_DECODER);
     assert_eq!(
         status["source"],
         format!("rtsp://***@127.0.0.1:{}/cam1", authed.port)

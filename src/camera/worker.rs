@@ -126,6 +126,17 @@ impl FramePipeline {
             seq,
             ..
         } = self;
+        // Units a decoder dropped because it fell behind (counted a unit
+        // late: the picture borrowed below keeps the decoder until then).
+        // Pictures after a lost unit would carry the loss: skip to the next
+        // keyframe.
+        let lost = decoder.take_lost();
+        if lost > 0 {
+            for _ in 0..lost {
+                shared.stats.dropped(DropReason::Late);
+            }
+            shared.note_loss();
+        }
         let picture = match decoder.decode(unit) {
             Ok(Some(picture)) => picture,
             Ok(None) => return,

@@ -13,6 +13,10 @@ pub struct DecoderConfig {
     /// The V4L2 M2M decoder node (e.g. `/dev/video10`) instead of probing
     /// for one; a board profile's `[decoder] device` fills it in otherwise.
     pub device: Option<String>,
+    /// The GStreamer decoder element (e.g. `nvv4l2decoder`, `avdec_h264`)
+    /// for the GStreamer build variant, instead of the first one found; a
+    /// board profile's `[decoder] gst_element` fills it in otherwise.
+    pub gst_element: Option<String>,
 }
 
 impl DecoderConfig {
@@ -23,6 +27,17 @@ impl DecoderConfig {
             return Err((
                 "device",
                 format!("{d:?} is not a device node: expected /dev/videoN"),
+            ));
+        }
+        if let Some(e) = &self.gst_element
+            && (e.is_empty()
+                || !e
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        {
+            return Err((
+                "gst_element",
+                format!("{e:?} is not a GStreamer element name (letters, digits, _ and -)"),
             ));
         }
         Ok(())

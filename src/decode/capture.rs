@@ -377,6 +377,10 @@ impl Decoder for CaptureDecoder {
         })
     }
 
+    fn take_lost(&mut self) -> u64 {
+        self.h264.as_mut().map_or(0, |d| d.take_lost())
+    }
+
     fn reset(&mut self) {
         if let Some(d) = &mut self.h264 {
             d.reset();

@@ -7,12 +7,18 @@
 //! * [`openh264`]: software H.264, everywhere.
 //! * [`v4l2m2m`]: V4L2 stateful M2M hardware decoders, with
 //!   [`fallback`] to software when one fails.
+//! * `gstreamer` (the `gstreamer` build variant): a GStreamer decoder
+//!   element (Jetson's `nvv4l2decoder`, `v4l2h264dec`, `v4l2slh264dec`,
+//!   libavcodec's `avdec_h264`), with the same fallback.
 //! * [`capture`]: what USB cameras deliver (raw YUYV/NV12/I420, MJPEG,
 //!   H.264), turned into pictures with as little work as the format allows;
 //!   MJPEG can skip decoding entirely ([`Decoder::as_jpeg`]).
 
 pub mod capture;
 pub mod fallback;
+#[cfg(feature = "gstreamer")]
+pub mod gstreamer;
+pub mod gstreamer_elements;
 pub mod mjpeg;
 pub mod openh264;
 pub mod probe;
@@ -92,6 +98,13 @@ pub trait Decoder: Send {
     /// [`Decoder::decode`]; `None` for every codec but MJPEG.
     fn as_jpeg<'a>(&'a self, _unit: &'a [u8]) -> Option<JpegFrame<'a>> {
         None
+    }
+
+    /// Units the decoder dropped without a picture since the last call
+    /// because it fell behind (a hardware queue that overflowed); counted as
+    /// `late`.
+    fn take_lost(&mut self) -> u64 {
+        0
     }
 
     /// The stream restarted (reconnect, replug): forget queued bitstream and

@@ -13,9 +13,11 @@ use serde::Serialize;
 
 use super::Decoder;
 use super::capture::CaptureDecoder;
-use super::fallback::HardwareFirst;
+use super::fallback::{Opener, Preferred as PreferredDecoder, WithFallback};
+use super::gstreamer_elements::{Found, H264_DECODERS, known};
 use super::openh264::OpenH264;
 use super::v4l2m2m::probe::{M2mNode, Role};
+use super::v4l2m2m::{Codec, M2mDecoder, M2mError};
 use crate::config::{CameraSettings, DecoderChoice};
 use crate::source::SourceSpec;
 use crate::v4l2::node::{self, NodeKind};
@@ -74,18 +76,27 @@ pub struct VideoNode {
 pub struct DecoderOptions {
     /// The V4L2 M2M decoder to use, instead of probing for one.
     pub device: Option<PathBuf>,
+    /// The GStreamer decoder element to use, instead of the first found.
+    pub gst_element: Option<String>,
 }
 
 impl DecoderOptions {
     /// `[decoder] device`, else the board profile's.
     pub fn from_config(config: &crate::config::Config) -> Self {
+        let board = config.board.as_ref().map(|b| &b.decoder);
         let device = config
             .decoder
             .device
             .clone()
-            .or_else(|| config.board.as_ref().and_then(|b| b.decoder.device.clone()));
+            .or_else(|| board.and_then(|d| d.device.clone()));
+        let gst_element = config
+            .decoder
+            .gst_element
+            .clone()
+            .or_else(|| board.and_then(|d| d.gst_element.clone()));
         DecoderOptions {
             device: device.map(PathBuf::from),
+            gst_element,
         }
     }
 }
@@ -98,6 +109,32 @@ pub struct DecoderFactory {
     h264_device: Option<PathBuf>,
     /// The device named by the configuration, even if the probe doubts it.
     named_device: Option<PathBuf>,
+    /// The GStreamer element `decoder = "auto"` takes when there is no
+    /// V4L2 M2M H.264 decoder (any of them beats openh264).
+    gst_auto: Option<GstChoice>,
+    /// The element `decoder = "gstreamer"` takes, or why there is none.
+    gst_explicit: Result<GstChoice, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct GstChoice {
+    element: String,
+    hardware: bool,
+}
+
+/// Why the static build has no GStreamer elements.
+const GST_NOT_BUILT: &str = "GStreamer is not compiled in: this is the static build; the GStreamer variant is built with `make gstreamer` (see docs/hardware.md)";
+
+/// The GStreamer registry's decoder elements, in this build.
+fn probe_gstreamer() -> Result<Vec<Found>, String> {
+    #[cfg(feature = "gstreamer")]
+    {
+        super::gstreamer::registry::probe()
+    }
+    #[cfg(not(feature = "gstreamer"))]
+    {
+        Err(GST_NOT_BUILT.into())
+    }
 }
 
 impl DecoderFactory {
@@ -111,7 +148,7 @@ impl DecoderFactory {
             .iter()
             .filter_map(|p| super::v4l2m2m::probe::probe_node(p).ok().flatten())
             .collect();
-        Self::from_parts(options, describe_nodes(&nodes), m2m)
+        Self::from_parts(options, describe_nodes(&nodes), m2m, probe_gstreamer())
     }
 
     /// A probe of a fake sysfs tree (tests): nodes are listed, not opened.
@@ -127,12 +164,22 @@ impl DecoderFactory {
                 error: None,
             })
             .collect();
-        Self::from_parts(&DecoderOptions::default(), nodes, Vec::new())
+        Self::from_parts(
+            &DecoderOptions::default(),
+            nodes,
+            Vec::new(),
+            Err(GST_NOT_BUILT.into()),
+        )
     }
 
     /// No hardware at all: openh264 for everything.
     pub fn software_only() -> Self {
-        Self::from_parts(&DecoderOptions::default(), Vec::new(), Vec::new())
+        Self::from_parts(
+            &DecoderOptions::default(),
+            Vec::new(),
+            Vec::new(),
+            Err(GST_NOT_BUILT.into()),
+        )
     }
 
     /// The decision, from what was found.
@@ -140,6 +187,7 @@ impl DecoderFactory {
         options: &DecoderOptions,
         video_nodes: Vec<VideoNode>,
         m2m: Vec<M2mNode>,
+        gstreamer: Result<Vec<Found>, String>,
     ) -> Self {
         let mut backends = vec![BackendReport {
             backend: "software",
@@ -178,15 +226,27 @@ impl DecoderFactory {
                 codecs: n.codecs.clone(),
             });
         }
-        backends.push(BackendReport {
-            backend: "gstreamer",
-            device: None,
-            available: false,
-            reason: "not compiled in (build with --features gstreamer)".into(),
-            driver: None,
-            role: None,
-            codecs: Vec::new(),
-        });
+        match &gstreamer {
+            Ok(found) => backends.extend(found.iter().map(|f| BackendReport {
+                backend: "gstreamer",
+                device: Some(f.element.to_string()),
+                available: f.available,
+                reason: f.reason.clone(),
+                driver: None,
+                role: None,
+                codecs: vec!["H264".into()],
+            })),
+            Err(why) => backends.push(BackendReport {
+                backend: "gstreamer",
+                device: None,
+                available: false,
+                reason: why.clone(),
+                driver: None,
+                role: None,
+                codecs: Vec::new(),
+            }),
+        }
+        let (gst_auto, gst_explicit) = gst_choices(options, &gstreamer);
 
         let first_h264 = m2m.iter().find(|n| n.decodes(b"H264"));
         let named = options.device.as_ref();
@@ -228,14 +288,27 @@ impl DecoderFactory {
                 None => (None, no_hardware_reason(&m2m)),
             },
         };
+        // Without a native hardware decoder, a GStreamer element beats
+        // openh264 (hardware, or libavcodec at about half its CPU).
+        let gst_auto = gst_auto.filter(|_| h264_device.is_none());
+        let (auto_choice, auto_device, auto_reason) = match (&h264_device, &gst_auto) {
+            (Some(d), _) => ("v4l2m2m", Some(d.display().to_string()), auto_reason),
+            (None, Some(g)) => (
+                "gstreamer",
+                Some(g.element.clone()),
+                format!(
+                    "gstreamer: {} ({}); {}",
+                    g.element,
+                    known(&g.element).map_or("configured", |k| k.what),
+                    auto_reason.replacen("software: ", "no native hardware decoder: ", 1)
+                ),
+            ),
+            (None, None) => ("software", None, auto_reason),
+        };
         let report = ProbeReport {
             backends,
-            auto_choice: if h264_device.is_some() {
-                "v4l2m2m"
-            } else {
-                "software"
-            },
-            auto_device: h264_device.as_ref().map(|d| d.display().to_string()),
+            auto_choice,
+            auto_device,
             auto_reason,
             video_nodes,
         };
@@ -243,6 +316,8 @@ impl DecoderFactory {
             report,
             h264_device,
             named_device: options.device.clone(),
+            gst_auto,
+            gst_explicit,
         }
     }
 
@@ -267,9 +342,12 @@ impl DecoderFactory {
     /// (USB cameras that offer H.264 then prefer it over MJPEG).
     pub fn h264_hardware(&self, choice: DecoderChoice) -> bool {
         match choice {
-            DecoderChoice::Auto => self.h264_device.is_some(),
+            DecoderChoice::Auto => {
+                self.h264_device.is_some() || self.gst_auto.as_ref().is_some_and(|g| g.hardware)
+            }
             DecoderChoice::V4l2m2m => self.named_device.is_some() || self.h264_device.is_some(),
-            DecoderChoice::Software | DecoderChoice::Gstreamer => false,
+            DecoderChoice::Gstreamer => self.gst_explicit.as_ref().is_ok_and(|g| g.hardware),
+            DecoderChoice::Software => false,
         }
     }
 
@@ -286,9 +364,13 @@ impl DecoderFactory {
         choice: DecoderChoice,
         camera: &str,
     ) -> anyhow::Result<Box<dyn Decoder>> {
-        let hardware = match choice {
+        let preferred = match choice {
             DecoderChoice::Software => None,
-            DecoderChoice::Auto => self.h264_device.clone(),
+            DecoderChoice::Auto => match (&self.h264_device, &self.gst_auto) {
+                (Some(device), _) => Some(Preferred::M2m(device.clone())),
+                (None, Some(g)) => Some(Preferred::Gst(g.element.clone())),
+                (None, None) => None,
+            },
             DecoderChoice::V4l2m2m => {
                 let device = self
                     .named_device
@@ -297,21 +379,105 @@ impl DecoderFactory {
                 if device.is_none() {
                     tracing::warn!(camera, reason = %self.report.auto_reason, "decoder = \"v4l2m2m\" but no V4L2 M2M H.264 decoder was found; using software");
                 }
-                device
+                device.map(Preferred::M2m)
             }
-            DecoderChoice::Gstreamer => {
-                tracing::warn!(
-                    camera,
-                    "decoder = \"gstreamer\" is not compiled into this build; using software"
-                );
-                None
-            }
+            DecoderChoice::Gstreamer => match &self.gst_explicit {
+                Ok(g) => Some(Preferred::Gst(g.element.clone())),
+                Err(why) => {
+                    tracing::warn!(camera, "decoder = \"gstreamer\" but {why}; using software");
+                    None
+                }
+            },
         };
-        Ok(match hardware {
-            Some(device) => Box::new(HardwareFirst::h264(camera, device)),
+        Ok(match preferred {
+            Some(p) => Box::new(p.open(camera)),
             None => Box::new(OpenH264::new()?),
         })
     }
+}
+
+/// The decoder a camera prefers over openh264.
+enum Preferred {
+    M2m(PathBuf),
+    Gst(String),
+}
+
+impl Preferred {
+    fn open(self, camera: &str) -> WithFallback {
+        match self {
+            Preferred::M2m(device) => {
+                let label = format!("v4l2m2m {}", device.display());
+                WithFallback::new(
+                    camera,
+                    label,
+                    Box::new(move || {
+                        let d = M2mDecoder::open(&device, Codec::H264).map_err(M2mError::Device)?;
+                        Ok(Box::new(d) as Box<dyn PreferredDecoder>)
+                    }),
+                )
+            }
+            Preferred::Gst(element) => {
+                let label = format!("gstreamer {element}");
+                WithFallback::new(camera, label, gst_opener(element))
+            }
+        }
+    }
+}
+
+#[cfg(feature = "gstreamer")]
+fn gst_opener(element: String) -> Opener {
+    Box::new(move || {
+        let d = super::gstreamer::pipeline::GstDecoder::open(&element)?;
+        Ok(Box::new(d) as Box<dyn PreferredDecoder>)
+    })
+}
+
+#[cfg(not(feature = "gstreamer"))]
+fn gst_opener(element: String) -> Opener {
+    Box::new(move || {
+        Err(super::fallback::Failure::fatal(format!(
+            "{element}: {GST_NOT_BUILT}"
+        )))
+    })
+}
+
+/// What `auto` and `decoder = "gstreamer"` would take from the registry.
+fn gst_choices(
+    options: &DecoderOptions,
+    found: &Result<Vec<Found>, String>,
+) -> (Option<GstChoice>, Result<GstChoice, String>) {
+    let found = match found {
+        Ok(found) => found,
+        Err(why) => return (None, Err(why.clone())),
+    };
+    let choice = |f: &Found| GstChoice {
+        element: f.element.to_string(),
+        hardware: f.hardware,
+    };
+    let configured = options.gst_element.as_deref();
+    let available = |name: &str| found.iter().find(|f| f.available && f.element == name);
+    let first = found.iter().find(|f| f.available);
+    // auto: the configured element if it is here, else the best one here.
+    let auto = configured.and_then(available).or(first).map(choice);
+    // decoder = "gstreamer": the configured element even if it is missing
+    // (the camera then says which package to install, and decodes in
+    // software).
+    let explicit = match (configured, first) {
+        (Some(name), _) => Ok(available(name).map(choice).unwrap_or_else(|| GstChoice {
+            element: name.to_string(),
+            hardware: known(name).is_none_or(|k| k.hardware),
+        })),
+        (None, Some(f)) => Ok(choice(f)),
+        (None, None) => Err(format!(
+            "no GStreamer H.264 decoder is installed ({})",
+            H264_DECODERS
+                .iter()
+                .map(|d| format!("{}: {}", d.name, d.package))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+    };
+    (auto, explicit)
 }
 
 fn no_hardware_reason(m2m: &[M2mNode]) -> String {
@@ -424,7 +590,12 @@ mod tests {
                 &["H264", "MJPG"],
             ),
         ];
-        let f = DecoderFactory::from_parts(&DecoderOptions::default(), Vec::new(), m2m);
+        let f = DecoderFactory::from_parts(
+            &DecoderOptions::default(),
+            Vec::new(),
+            m2m,
+            Err(GST_NOT_BUILT.into()),
+        );
         let r = f.report();
         assert_eq!(
             (r.auto_choice, r.auto_device.as_deref()),
@@ -459,7 +630,12 @@ mod tests {
             node("/dev/video2", "vicodec", Role::StatefulDecoder, &["FWHT"]),
             node("/dev/video4", "vim2m", Role::Converter, &[]),
         ];
-        let f = DecoderFactory::from_parts(&DecoderOptions::default(), Vec::new(), m2m);
+        let f = DecoderFactory::from_parts(
+            &DecoderOptions::default(),
+            Vec::new(),
+            m2m,
+            Err(GST_NOT_BUILT.into()),
+        );
         let r = f.report();
         assert_eq!(r.auto_choice, "software");
         assert!(
@@ -485,8 +661,9 @@ mod tests {
         )];
         let opts = DecoderOptions {
             device: Some("/dev/video2".into()),
+            gst_element: None,
         };
-        let f = DecoderFactory::from_parts(&opts, Vec::new(), m2m);
+        let f = DecoderFactory::from_parts(&opts, Vec::new(), m2m, Err(GST_NOT_BUILT.into()));
         // auto will not use it for H.264 ...
         assert_eq!(f.report().auto_choice, "software");
         assert!(f.report().auto_reason.contains("not an H.264 decoder"));
@@ -496,6 +673,107 @@ mod tests {
             d.describe().starts_with("v4l2m2m /dev/video2"),
             "{}",
             d.describe()
+        );
+    }
+
+    fn registry(available: &[&str]) -> Result<Vec<Found>, String> {
+        Ok(H264_DECODERS
+            .iter()
+            .map(|d| Found {
+                element: d.name,
+                available: available.contains(&d.name),
+                hardware: d.hardware,
+                reason: d.what.into(),
+            })
+            .collect())
+    }
+
+    #[test]
+    fn auto_takes_a_gstreamer_element_only_without_a_native_hardware_decoder() {
+        let opts = DecoderOptions::default();
+        let f =
+            DecoderFactory::from_parts(&opts, Vec::new(), Vec::new(), registry(&["avdec_h264"]));
+        let r = f.report();
+        assert_eq!(
+            (r.auto_choice, r.auto_device.as_deref()),
+            ("gstreamer", Some("avdec_h264"))
+        );
+        assert!(r.auto_reason.contains("libavcodec"), "{}", r.auto_reason);
+        assert!(!f.h264_hardware(DecoderChoice::Auto));
+        let gst: Vec<_> = r
+            .backends
+            .iter()
+            .filter(|b| b.backend == "gstreamer")
+            .collect();
+        assert_eq!(gst.len(), H264_DECODERS.len());
+
+        // A stateful M2M decoder is driven natively, GStreamer or not.
+        let m2m = vec![node(
+            "/dev/video10",
+            "bcm2835-codec",
+            Role::StatefulDecoder,
+            &["H264"],
+        )];
+        let f = DecoderFactory::from_parts(
+            &opts,
+            Vec::new(),
+            m2m,
+            registry(&["avdec_h264", "v4l2h264dec"]),
+        );
+        assert_eq!(f.report().auto_choice, "v4l2m2m");
+
+        // Hardware elements come first.
+        let f = DecoderFactory::from_parts(
+            &opts,
+            Vec::new(),
+            Vec::new(),
+            registry(&["avdec_h264", "nvv4l2decoder"]),
+        );
+        assert_eq!(f.report().auto_device.as_deref(), Some("nvv4l2decoder"));
+        assert!(f.h264_hardware(DecoderChoice::Auto));
+    }
+
+    #[test]
+    fn a_configured_element_is_tried_even_when_missing_and_named_in_the_failure() {
+        let opts = DecoderOptions {
+            device: None,
+            gst_element: Some("nvv4l2decoder".into()),
+        };
+        let f =
+            DecoderFactory::from_parts(&opts, Vec::new(), Vec::new(), registry(&["avdec_h264"]));
+        // auto passes over the missing element ...
+        assert_eq!(f.report().auto_device.as_deref(), Some("avdec_h264"));
+        // ... decoder = "gstreamer" tries it, and the camera says why it
+        // decodes in software instead.
+        let d = f.open(DecoderChoice::Gstreamer).unwrap();
+        assert_eq!(
+            d.describe(),
+            "gstreamer nvv4l2decoder (H.264, opens at the first frame)"
+        );
+        // Without any element installed, decoder = "gstreamer" is software
+        // at once, and the static build says it has no GStreamer.
+        let f = DecoderFactory::from_parts(
+            &DecoderOptions::default(),
+            Vec::new(),
+            Vec::new(),
+            registry(&[]),
+        );
+        assert_eq!(f.report().auto_choice, "software");
+        assert_eq!(
+            f.open(DecoderChoice::Gstreamer).unwrap().describe(),
+            "openh264 (software)"
+        );
+        let f = DecoderFactory::software_only();
+        let g = f
+            .report()
+            .backends
+            .iter()
+            .find(|b| b.backend == "gstreamer")
+            .unwrap();
+        assert!(
+            !g.available && g.reason.contains("not compiled in"),
+            "{}",
+            g.reason
         );
     }
 }

@@ -27,6 +27,8 @@ pub struct DecodeOptions {
     pub codec: Codec,
     pub decoder: DecoderChoice,
     pub device: Option<PathBuf>,
+    /// The GStreamer element, for `--decoder gstreamer`.
+    pub gst_element: Option<String>,
     /// Packed I420 pictures, one after the other.
     pub output: Option<PathBuf>,
 }
@@ -62,6 +64,7 @@ pub fn run(opts: DecodeOptions) -> anyhow::Result<DecodeReport> {
     if opts.codec == Codec::H264 {
         let options = DecoderOptions {
             device: opts.device.clone(),
+            gst_element: opts.gst_element.clone(),
         };
         let factory = DecoderFactory::probe_with(&options);
         let mut decoder = factory.open_h264(opts.decoder, "decode")?;
@@ -335,6 +338,7 @@ mod tests {
             codec: Codec::H264,
             decoder: DecoderChoice::Software,
             device: None,
+            gst_element: None,
             output: None,
         })
         .unwrap();

@@ -16,6 +16,30 @@ use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{Client, Event, MqttOptions};
 
+/// What cameras decode with in these tests: openh264 in the static build;
+/// the GStreamer build variant runs the same tests through its backend
+/// (libavcodec's avdec_h264, from Debian's gstreamer1.0-libav).
+pub const EXPECTED_DECODER: &str = if cfg!(feature = "gstreamer") {
+    "gstreamer avdec_h264 (libavcodec H.264 (software))"
+} else {
+    "openh264 (software)"
+};
+
+/// The configuration as the test wrote it, switched to the GStreamer
+/// backend in the GStreamer build variant (avdec_h264 named explicitly, so
+/// the tests do not depend on which other plugins the host has).
+pub fn with_test_decoder(config: &str) -> String {
+    if !cfg!(feature = "gstreamer") {
+        return config.to_string();
+    }
+    let defaults = "[defaults]\n";
+    let config = match config.find(defaults) {
+        Some(_) => config.replacen(defaults, "[defaults]\ndecoder = \"gstreamer\"\n", 1),
+        None => format!("{config}\n[defaults]\ndecoder = \"gstreamer\"\n"),
+    };
+    format!("{config}\n[decoder]\ngst_element = \"avdec_h264\"\n")
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -196,7 +220,7 @@ impl Edgecam {
     pub fn run_with_env(config: &str, env: &[(&str, &str)]) -> Edgecam {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("edgecam.toml");
-        std::fs::write(&conf, config).unwrap();
+        std::fs::write(&conf, with_test_decoder(config)).unwrap();
         let log = dir.path().join("edgecam.log");
         let child = Command::new(env!("CARGO_BIN_EXE_edgecam"))
             .args(["run", "--config"])

@@ -30,6 +30,7 @@ use v4l2r::ioctl::{
 
 use super::Codec;
 use super::layout::{Layout, PREFERRED};
+use crate::decode::fallback::{Failure, Preferred};
 use crate::decode::{DecodeError, Decoder, Picture};
 use crate::v4l2::buffers::{Dequeue, Dequeued, MmapBuffers};
 use crate::v4l2::node::{self, NodeKind};
@@ -627,5 +628,33 @@ impl Decoder for M2mDecoder {
         if let Err(e) = self.flush() {
             tracing::warn!(device = %self.dev.name(), "decoder flush failed: {e}");
         }
+    }
+}
+
+impl From<M2mError> for Failure {
+    fn from(e: M2mError) -> Self {
+        Failure {
+            fatal: e.is_fatal(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The hardware decoder under [`crate::decode::fallback::WithFallback`].
+impl Preferred for M2mDecoder {
+    fn describe(&self) -> &str {
+        &self.description
+    }
+
+    fn submit(&mut self, unit: &[u8]) -> Result<bool, Failure> {
+        Ok(M2mDecoder::submit(self, unit)?.is_some())
+    }
+
+    fn picture(&self) -> Option<Picture<'_>> {
+        self.lent.and_then(|index| M2mDecoder::picture(self, index))
+    }
+
+    fn flush(&mut self) -> Result<(), Failure> {
+        Ok(M2mDecoder::flush(self)?)
     }
 }
