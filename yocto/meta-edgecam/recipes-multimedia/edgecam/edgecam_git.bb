@@ -56,7 +56,12 @@ export CARGO_PROFILE_RELEASE_STRIP = "false"
 EDGECAM_DEFAULT_PACKAGECONFIG = ""
 EDGECAM_DEFAULT_PACKAGECONFIG:tegra = "gstreamer"
 PACKAGECONFIG ??= "${EDGECAM_DEFAULT_PACKAGECONFIG}"
-PACKAGECONFIG[gstreamer] = "--features gstreamer,,gstreamer1.0 gstreamer1.0-plugins-base,gstreamer1.0-plugins-base-app"
+# The pipeline needs appsrc/appsink and h264parse; the decoder element comes
+# from the board's layer (meta-tegra: gstreamer1.0-plugins-nvvideo4linux2 and
+# gstreamer1.0-plugins-nvvidconv) or gstreamer1.0-libav.
+PACKAGECONFIG[gstreamer] = "--features gstreamer,,gstreamer1.0 gstreamer1.0-plugins-base,gstreamer1.0-plugins-base-app gstreamer1.0-plugins-bad-videoparsersbad ${EDGECAM_GST_DECODERS}"
+EDGECAM_GST_DECODERS ?= "gstreamer1.0-libav"
+EDGECAM_GST_DECODERS:tegra ?= "gstreamer1.0-plugins-nvvideo4linux2 gstreamer1.0-plugins-nvvidconv"
 
 # Only the service binary, not examples or helper binaries of the crate.
 EDGECAM_BINS ?= "edgecam"
