@@ -532,7 +532,7 @@ class Bench:
         cams = cams or self.cameras
         seconds = seconds or self.a.seconds
         recfile = os.path.join(self.work, f"recv-{device}-{run}.jsonl")
-        statsfile = os.path.join(self.work, f"stats-{device}-{run}.jsonl")
+        statsfile = os.path.join(self.logdir, f"stats-{device}-{run}.jsonl")
         argv = [PY, os.path.abspath(__file__), "_subscribe", "--port", str(self.mqtt_port),
                 "--device", device, "--out", recfile, "--stats-out", statsfile]
         if not barcode:

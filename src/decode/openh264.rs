@@ -60,15 +60,20 @@ impl OpenH264 {
     }
 }
 
-/// `pic_order_cnt_type` of the first SPS in an Annex-B access unit, if it
-/// has one (cameras repeat SPS/PPS before every IDR).
+/// `pic_order_cnt_type` of the SPS at the head of an Annex-B access unit,
+/// if it has one (cameras repeat SPS/PPS before every IDR; parameter sets
+/// precede the slices).
 fn sps_poc_type(unit: &[u8]) -> Option<u32> {
     let mut i = 0;
     while i + 3 < unit.len() {
         if unit[i] == 0 && unit[i + 1] == 0 && unit[i + 2] == 1 {
             let nal = &unit[i + 3..];
-            if nal[0] & 0x1f == 7 {
-                return parse_poc_type(&nal[1..]);
+            match nal[0] & 0x1f {
+                7 => return parse_poc_type(&nal[1..]),
+                // Slice data follows: no SPS in this unit (the scan stays
+                // within the first few dozen bytes of every unit).
+                1..=5 => return None,
+                _ => {}
             }
             i += 3;
         } else {
