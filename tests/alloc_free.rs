@@ -117,11 +117,13 @@ fn run_path(format: OutputFormat, width: Option<u32>, warmup: usize, units: usiz
         frames: AtomicU64::new(0),
     };
     let frame_ns = 1_000_000_000 / 15;
-    measure(&shared, &mut pipeline, &sink, warmup, units, |n| {
+    let result = measure(&shared, &mut pipeline, &sink, warmup, units, |n| {
         let (data, kind) = &clip.units[n % clip.units.len()];
         let t = n as i64 * frame_ns;
         shared.offer_unit(&[data], *kind, t, 1_700_000_000_000_000_000 + t);
-    })
+    });
+    report("rtsp/h264", format, width, units, result.1, result.0);
+    result
 }
 
 /// Offers unit `n` with `offer`, runs whatever it queued through the
@@ -155,6 +157,22 @@ fn measure(
         allocs,
         sink.frames.load(Ordering::Relaxed) - published_before,
     )
+}
+
+/// One line per path for bench/bench.py (G6): units in, frames out and the
+/// heap allocations counted on the frame path.
+fn report(
+    path: &str,
+    format: OutputFormat,
+    width: Option<u32>,
+    units: usize,
+    published: u64,
+    allocs: u64,
+) {
+    println!(
+        "edgecam allocations per frame: {:.3} ({allocs} over {units} units, {published} published; {path} {format:?} width {width:?})",
+        allocs as f64 / published.max(1) as f64
+    );
 }
 
 #[test]
@@ -239,7 +257,7 @@ fn run_capture_path(
         frames: AtomicU64::new(0),
     };
     let frame_ns = 1_000_000_000 / 15;
-    measure(&shared, &mut pipeline, &sink, warmup, units, |n| {
+    let result = measure(&shared, &mut pipeline, &sink, warmup, units, |n| {
         let t = n as i64 * frame_ns;
         // Raw and MJPEG frames stand alone: every one is a keyframe.
         shared.offer_unit(
@@ -248,7 +266,14 @@ fn run_capture_path(
             t,
             1_700_000_000_000_000_000 + t,
         );
-    })
+    });
+    let path = if unit[..].windows(4).any(|w| w == b"MJPG") {
+        "usb/mjpeg"
+    } else {
+        "usb/yuyv"
+    };
+    report(path, format, width, units, result.1, result.0);
+    result
 }
 
 fn capture_unit(fourcc: &[u8; 4], width: u32, height: u32, stride: u32, payload: &[u8]) -> Vec<u8> {

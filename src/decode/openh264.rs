@@ -3,25 +3,180 @@
 //! resort and the default on boards without a usable hardware decoder.
 
 use openh264::OpenH264API;
-use openh264::decoder::{DecodedYUV, Decoder as H264Decoder, DecoderConfig, Flush};
+use openh264::decoder::{DecodeOptions, DecodedYUV, Decoder as H264Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
 
 use super::{DecodeError, Decoder, Picture, Planes};
 
 pub struct OpenH264 {
     inner: H264Decoder,
+    /// A B slice has been seen: pictures may be reordered, so the decoder
+    /// is no longer flushed after each unit.
+    reordering: bool,
 }
 
 impl OpenH264 {
     pub fn new() -> Result<Self, DecodeError> {
-        // Flush after each unit: camera streams have no reordering to wait
-        // for in the common case, and a picture per unit keeps latency at one
-        // frame. (Streams with B frames still decode; pictures come out in
-        // decode order one unit late at worst.)
+        // Flushed after each unit unless the stream has B slices, see
+        // `options`.
         let config = DecoderConfig::new().flush_after_decode(Flush::Flush);
         let inner = H264Decoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|e| DecodeError(format!("openh264 init failed: {e}")))?;
-        Ok(OpenH264 { inner })
+        Ok(OpenH264 {
+            inner,
+            reordering: false,
+        })
+    }
+
+    /// Flush after each unit when the stream cannot reorder pictures
+    /// (SPS `pic_order_cnt_type == 2`: output order is decode order, what
+    /// IP cameras without B frames send). Without the flush openh264 holds
+    /// every picture back by one unit, a frame of latency. With any other
+    /// POC type pictures may wait for reordering, and flushing them fails
+    /// (`edgecam decode` on an I P B B clip with a flush per unit: 110
+    /// errors in 150 units, 40 pictures): no flush, pictures come out in
+    /// display order when the decoder releases them.
+    fn options(&mut self, unit: &[u8]) -> DecodeOptions {
+        if let Some(poc_type) = sps_poc_type(unit) {
+            let reordering = poc_type != 2;
+            if reordering != self.reordering {
+                tracing::info!(
+                    "openh264: pic_order_cnt_type {poc_type}: {}",
+                    if reordering {
+                        "pictures may be reordered, no flush per unit"
+                    } else {
+                        "no reordering, flush per unit"
+                    }
+                );
+                self.reordering = reordering;
+            }
+        }
+        let flush = if self.reordering {
+            Flush::NoFlush
+        } else {
+            Flush::Flush
+        };
+        DecodeOptions::new().flush_after_decode(flush)
+    }
+}
+
+/// `pic_order_cnt_type` of the SPS at the head of an Annex-B access unit,
+/// if it has one (cameras repeat SPS/PPS before every IDR; parameter sets
+/// precede the slices).
+fn sps_poc_type(unit: &[u8]) -> Option<u32> {
+    let mut i = 0;
+    while i + 3 < unit.len() {
+        if unit[i] == 0 && unit[i + 1] == 0 && unit[i + 2] == 1 {
+            let nal = &unit[i + 3..];
+            match nal[0] & 0x1f {
+                7 => return parse_poc_type(&nal[1..]),
+                // Slice data follows: no SPS in this unit (the scan stays
+                // within the first few dozen bytes of every unit).
+                1..=5 => return None,
+                _ => {}
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+fn parse_poc_type(sps: &[u8]) -> Option<u32> {
+    // The fields up to pic_order_cnt_type fit in the first bytes, unless
+    // scaling matrices are present: 64 bytes of RBSP (emulation prevention
+    // bytes removed) on the stack, no allocation.
+    let mut rbsp = [0u8; 64];
+    let (mut n, mut zeros) = (0, 0);
+    for &b in sps {
+        if n == rbsp.len() {
+            break;
+        }
+        if zeros >= 2 && b == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        rbsp[n] = b;
+        n += 1;
+    }
+    let mut r = Bits {
+        buf: &rbsp[..n],
+        pos: 0,
+    };
+    let profile = r.bits(8)?;
+    r.bits(16)?; // constraint flags, level_idc
+    r.ue()?; // seq_parameter_set_id
+    if matches!(
+        profile,
+        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
+    ) {
+        let chroma_format_idc = r.ue()?;
+        if chroma_format_idc == 3 {
+            r.bits(1)?; // separate_colour_plane_flag
+        }
+        r.ue()?; // bit_depth_luma_minus8
+        r.ue()?; // bit_depth_chroma_minus8
+        r.bits(1)?; // qpprime_y_zero_transform_bypass_flag
+        if r.bits(1)? == 1 {
+            // seq_scaling_matrix_present_flag
+            let lists = if chroma_format_idc == 3 { 12 } else { 8 };
+            for k in 0..lists {
+                if r.bits(1)? == 1 {
+                    skip_scaling_list(&mut r, if k < 6 { 16 } else { 64 })?;
+                }
+            }
+        }
+    }
+    r.ue()?; // log2_max_frame_num_minus4
+    r.ue()
+}
+
+fn skip_scaling_list(r: &mut Bits<'_>, size: usize) -> Option<()> {
+    let (mut last, mut next) = (8i64, 8i64);
+    for _ in 0..size {
+        if next != 0 {
+            let delta = r.se()?;
+            next = (last + delta + 256) % 256;
+        }
+        if next != 0 {
+            last = next;
+        }
+    }
+    Some(())
+}
+
+struct Bits<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Bits<'_> {
+    fn bits(&mut self, n: u32) -> Option<u32> {
+        let mut v = 0;
+        for _ in 0..n {
+            let byte = *self.buf.get(self.pos / 8)?;
+            v = (v << 1) | u32::from((byte >> (7 - self.pos % 8)) & 1);
+            self.pos += 1;
+        }
+        Some(v)
+    }
+
+    fn ue(&mut self) -> Option<u32> {
+        let mut zeros = 0;
+        while self.bits(1)? == 0 {
+            zeros += 1;
+            if zeros > 31 {
+                return None;
+            }
+        }
+        Some((1u32 << zeros) - 1 + self.bits(zeros)?)
+    }
+
+    fn se(&mut self) -> Option<i64> {
+        let k = i64::from(self.ue()?);
+        Some(if k & 1 == 1 { (k + 1) / 2 } else { -(k / 2) })
     }
 }
 
@@ -31,7 +186,8 @@ impl Decoder for OpenH264 {
     }
 
     fn decode<'a>(&'a mut self, unit: &'a [u8]) -> Result<Option<Picture<'a>>, DecodeError> {
-        match self.inner.decode(unit) {
+        let options = self.options(unit);
+        match self.inner.decode_with_options(unit, options) {
             Ok(Some(yuv)) => Ok(Some(picture(yuv))),
             Ok(None) => Ok(None),
             Err(e) => Err(DecodeError(format!("openh264: {e}"))),
@@ -64,4 +220,47 @@ fn extend<'a>(plane: &[u8]) -> &'a [u8] {
     // needs `&mut` on the decoder, which `Picture<'a>` prevents). The
     // DecodedYUV wrapper owns none of it and has no Drop.
     unsafe { std::slice::from_raw_parts(plane.as_ptr(), plane.len()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sps_poc_type;
+
+    /// The SPS of the first unit of an Annex-B file.
+    fn first_sps_poc(path: &str) -> Option<u32> {
+        let data = std::fs::read(path).ok()?;
+        sps_poc_type(&data[..data.len().min(4096)])
+    }
+
+    #[test]
+    fn reads_pic_order_cnt_type() {
+        // Baseline SPS 66/level 30, sps_id 0 ("1"), log2_max_frame_num-4 = 0
+        // ("1"), poc type 2 ("011"), then padding.
+        assert_eq!(
+            sps_poc_type(&[0, 0, 0, 1, 0x67, 66, 0, 30, 0b1101_1000]),
+            Some(2)
+        );
+        // poc type 0 ("1").
+        assert_eq!(
+            sps_poc_type(&[0, 0, 1, 0x67, 66, 0, 30, 0b1110_0000]),
+            Some(0)
+        );
+        // High profile: chroma_format_idc 1 ("010"), bit depths 0 0 ("1" "1"),
+        // qpprime 0, no scaling matrix 0, log2 frame num ("1"), poc 2 ("011").
+        assert_eq!(
+            sps_poc_type(&[0, 0, 1, 0x67, 100, 0, 31, 0b1010_1100, 0b1011_0000]),
+            Some(2)
+        );
+        assert_eq!(sps_poc_type(&[0, 0, 1, 0x41, 0x9a]), None);
+        // The bench clips, when made (bench/bench.py, make_clip.sh).
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/fixtures/");
+        if let Some(p) = first_sps_poc(&format!("{dir}clip-1280x720-15fps-10s-gop30-3M.h264")) {
+            assert_eq!(p, 2);
+        }
+        if let Some(p) = first_sps_poc(&format!(
+            "{dir}clip-1280x720-15fps-10s-gop30-3M-nonref.h264"
+        )) {
+            assert_eq!(p, 0);
+        }
+    }
 }
