@@ -10,14 +10,14 @@ use super::{DecodeError, Decoder, Picture, Planes};
 
 pub struct OpenH264 {
     inner: H264Decoder,
-    /// A B slice has been seen: pictures may be reordered, so the decoder
-    /// is no longer flushed after each unit.
+    /// The SPS allows reordering (`pic_order_cnt_type` 0 or 1): pictures
+    /// other than IDRs may be held back, so only IDRs are flushed.
     reordering: bool,
 }
 
 impl OpenH264 {
     pub fn new() -> Result<Self, DecodeError> {
-        // Flushed after each unit unless the stream has B slices, see
+        // Flushed after each unit unless pictures may be reordered, see
         // `options`.
         let config = DecoderConfig::new().flush_after_decode(Flush::Flush);
         let inner = H264Decoder::with_api_config(OpenH264API::from_source(), config)
@@ -28,22 +28,24 @@ impl OpenH264 {
         })
     }
 
-    /// Flush after each unit when the stream cannot reorder pictures
-    /// (SPS `pic_order_cnt_type == 2`: output order is decode order, what
-    /// IP cameras without B frames send). Without the flush openh264 holds
-    /// every picture back by one unit, a frame of latency. With any other
-    /// POC type pictures may wait for reordering, and flushing them fails
-    /// (`edgecam decode` on an I P B B clip with a flush per unit: 110
-    /// errors in 150 units, 40 pictures): no flush, pictures come out in
-    /// display order when the decoder releases them.
-    fn options(&mut self, unit: &[u8]) -> DecodeOptions {
-        if let Some(poc_type) = sps_poc_type(unit) {
+    /// A flush after a unit hands its picture out at once; without it
+    /// openh264 holds every picture back by one unit, a frame of latency.
+    /// But flushing a stream that may reorder breaks it (`edgecam decode`
+    /// on an I P B B clip with a flush per unit: 110 errors in 150 units),
+    /// even when the pacer keeps its B frames from the decoder. So: flush
+    /// every unit when the SPS rules out reordering (`pic_order_cnt_type`
+    /// 2, what cameras without B frames usually send), and otherwise only
+    /// IDRs, which come first in display order by definition; keyframe-only
+    /// decoding then stays free of latency whatever the camera.
+    fn flush_after(&mut self, unit: &[u8]) -> bool {
+        let head = unit_head(unit);
+        if let Some(poc_type) = head.poc_type {
             let reordering = poc_type != 2;
             if reordering != self.reordering {
                 tracing::info!(
                     "openh264: pic_order_cnt_type {poc_type}: {}",
                     if reordering {
-                        "pictures may be reordered, no flush per unit"
+                        "pictures may be reordered, flush at IDRs only"
                     } else {
                         "no reordering, flush per unit"
                     }
@@ -51,28 +53,32 @@ impl OpenH264 {
                 self.reordering = reordering;
             }
         }
-        let flush = if self.reordering {
-            Flush::NoFlush
-        } else {
-            Flush::Flush
-        };
-        DecodeOptions::new().flush_after_decode(flush)
+        !self.reordering || head.idr
     }
 }
 
-/// `pic_order_cnt_type` of the SPS at the head of an Annex-B access unit,
-/// if it has one (cameras repeat SPS/PPS before every IDR; parameter sets
-/// precede the slices).
-fn sps_poc_type(unit: &[u8]) -> Option<u32> {
+/// What the head of an access unit says: the SPS's `pic_order_cnt_type`
+/// (cameras repeat SPS/PPS before every IDR) and whether it is an IDR.
+#[derive(Debug, Default, PartialEq)]
+struct UnitHead {
+    poc_type: Option<u32>,
+    idr: bool,
+}
+
+/// Scans an Annex-B access unit up to its first slice (parameter sets
+/// precede the slices, so the scan stays within the first few dozen bytes).
+fn unit_head(unit: &[u8]) -> UnitHead {
+    let mut head = UnitHead::default();
     let mut i = 0;
     while i + 3 < unit.len() {
         if unit[i] == 0 && unit[i + 1] == 0 && unit[i + 2] == 1 {
             let nal = &unit[i + 3..];
             match nal[0] & 0x1f {
-                7 => return parse_poc_type(&nal[1..]),
-                // Slice data follows: no SPS in this unit (the scan stays
-                // within the first few dozen bytes of every unit).
-                1..=5 => return None,
+                7 => head.poc_type = parse_poc_type(&nal[1..]),
+                1..=5 => {
+                    head.idr = nal[0] & 0x1f == 5;
+                    return head;
+                }
                 _ => {}
             }
             i += 3;
@@ -80,16 +86,21 @@ fn sps_poc_type(unit: &[u8]) -> Option<u32> {
             i += 1;
         }
     }
-    None
+    head
 }
 
-fn parse_poc_type(sps: &[u8]) -> Option<u32> {
-    // The fields up to pic_order_cnt_type fit in the first bytes, unless
-    // scaling matrices are present: 64 bytes of RBSP (emulation prevention
-    // bytes removed) on the stack, no allocation.
+/// `pic_order_cnt_type` of the SPS at the head of an access unit.
+#[cfg(test)]
+fn sps_poc_type(unit: &[u8]) -> Option<u32> {
+    unit_head(unit).poc_type
+}
+
+/// Up to 64 bytes of RBSP (emulation prevention bytes removed), on the
+/// stack: enough for the header fields read here.
+fn rbsp_head(nal: &[u8]) -> ([u8; 64], usize) {
     let mut rbsp = [0u8; 64];
     let (mut n, mut zeros) = (0, 0);
-    for &b in sps {
+    for &b in nal {
         if n == rbsp.len() {
             break;
         }
@@ -101,6 +112,13 @@ fn parse_poc_type(sps: &[u8]) -> Option<u32> {
         rbsp[n] = b;
         n += 1;
     }
+    (rbsp, n)
+}
+
+fn parse_poc_type(sps: &[u8]) -> Option<u32> {
+    // The fields up to pic_order_cnt_type fit in the first bytes, unless
+    // scaling matrices are present.
+    let (rbsp, n) = rbsp_head(sps);
     let mut r = Bits {
         buf: &rbsp[..n],
         pos: 0,
@@ -186,7 +204,12 @@ impl Decoder for OpenH264 {
     }
 
     fn decode<'a>(&'a mut self, unit: &'a [u8]) -> Result<Option<Picture<'a>>, DecodeError> {
-        let options = self.options(unit);
+        let flush = if self.flush_after(unit) {
+            Flush::Flush
+        } else {
+            Flush::NoFlush
+        };
+        let options = DecodeOptions::new().flush_after_decode(flush);
         match self.inner.decode_with_options(unit, options) {
             Ok(Some(yuv)) => Ok(Some(picture(yuv))),
             Ok(None) => Ok(None),
@@ -224,7 +247,7 @@ fn extend<'a>(plane: &[u8]) -> &'a [u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::sps_poc_type;
+    use super::{sps_poc_type, unit_head};
 
     /// The SPS of the first unit of an Annex-B file.
     fn first_sps_poc(path: &str) -> Option<u32> {
@@ -262,5 +285,53 @@ mod tests {
         )) {
             assert_eq!(p, 0);
         }
+    }
+
+    #[test]
+    fn flushes_every_unit_without_reordering_and_only_idrs_with_it() {
+        let mut d = super::OpenH264::new().unwrap();
+        let flushes = |d: &mut super::OpenH264, unit: &[u8]| d.flush_after(unit);
+        let idr_poc0 = [
+            0,
+            0,
+            1,
+            0x67,
+            66,
+            0,
+            30,
+            0b1110_0000,
+            0,
+            0,
+            1,
+            0x65,
+            0b1000_1000,
+        ];
+        let idr_poc2 = [
+            0,
+            0,
+            1,
+            0x67,
+            66,
+            0,
+            30,
+            0b1101_1000,
+            0,
+            0,
+            1,
+            0x65,
+            0b1000_1000,
+        ];
+        let p_slice = [0, 0, 1, 0x41, 0b1100_0000];
+        assert_eq!(
+            unit_head(&idr_poc0),
+            super::UnitHead {
+                poc_type: Some(0),
+                idr: true
+            }
+        );
+        assert!(flushes(&mut d, &idr_poc2));
+        assert!(flushes(&mut d, &p_slice));
+        assert!(flushes(&mut d, &idr_poc0));
+        assert!(!flushes(&mut d, &p_slice));
     }
 }
