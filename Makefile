@@ -12,11 +12,16 @@ demo:
 test:
 	@bash scripts/test.sh
 
-# Benchmark against the ffmpeg-pipe baseline (see bench/README.md).
+# Issue 6's goals G1-G7 in one table: edgecam (openh264, and libavcodec
+# through the GStreamer build) against the decoders alone and the ffmpeg-pipe
+# baseline, medians of 3 runs, about 25 minutes (see bench/README.md; add
+# BENCH_ARGS="--runs 1 --seconds 10" for a quick look).
 bench:
 	@bash scripts/deps.sh bench
 	cargo build --release
-	/usr/bin/python3 bench/bench.py --cameras 4 --seconds 30
+	bash scripts/build-gstreamer.sh build
+	/usr/bin/python3 bench/bench.py --goals \
+		--edgecam-gst target/gst/x86_64-unknown-linux-gnu/release/edgecam $(BENCH_ARGS)
 
 # The shipped binary: static, stripped (cargo's strip leaves the static-pie's
 # symbol table in place, so strip it here).
