@@ -108,8 +108,8 @@ impl WithFallback {
     fn fall_back(&mut self, reason: String) -> Result<(), DecodeError> {
         tracing::warn!(
             camera = %self.camera,
-            decoder = %self.label,
-            "decoder failed, switching to software (openh264): {reason}"
+            "{} failed, switching to software (openh264): {reason}",
+            self.label
         );
         self.backend = Backend::Software(OpenH264::new()?);
         self.description = format!("openh264 (software; {} failed: {reason})", self.label);

@@ -21,8 +21,8 @@ ec_run /tmp/c.toml
 edgecam subscribe --seconds 12 >/tmp/sub.txt 2>&1
 kill -0 "$EC_PID" 2>/dev/null && alive=1 || alive=0
 ec_stop
-grep -E 'hardware decoder|decoding with|WARN' /tmp/edgecam.log | sed 's/^/  | /' | cut -c1-300
-if grep -q "hardware decoder failed, switching to software (openh264): cannot open it: $dec: VIDIOC_S_FMT(OUTPUT, H264): .* does not decode H.264: it offered FWHT instead" /tmp/edgecam.log; then
+grep -E 'failed, switching|decoding with|WARN' /tmp/edgecam.log | sed 's/^/  | /' | cut -c1-300
+if grep -q "v4l2m2m $dec failed, switching to software (openh264): cannot open it: $dec: VIDIOC_S_FMT(OUTPUT, H264): .* does not decode H.264: it offered FWHT instead" /tmp/edgecam.log; then
 	vm_pass fallback-logged-with-device-and-reason
 else
 	vm_fail fallback-logged-with-device-and-reason "$(grep -i decoder /tmp/edgecam.log | tail -n 3)"

@@ -38,7 +38,7 @@ edgecam decode --codec fwht --input /tmp/clip.fwht >/tmp/d2.json 2>/dev/null &&
 # the reason is logged and shown as the decoder.
 edgecam decode --codec h264 --decoder v4l2m2m --device "$dec" --input synthetic:320x180@10 >/tmp/f.json 2>/tmp/f.log
 if grep -q '"pictures": 80' /tmp/f.json && grep -q 'openh264 (software; v4l2m2m .*offered FWHT instead' /tmp/f.json &&
-	grep -q 'hardware decoder failed, switching to software' /tmp/f.log; then
+	grep -q "v4l2m2m $dec failed, switching to software" /tmp/f.log; then
 	vm_pass m2m-h264-falls-back-to-software
 else
 	vm_fail m2m-h264-falls-back-to-software "$(cat /tmp/f.json) $(tail -n 3 /tmp/f.log)"
